@@ -1,0 +1,21 @@
+"""Free text typed while a multi-step flow is open goes to that flow."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.core.registry import Request
+from bot.core.replies import Reply
+from storage.models import Flow
+
+if TYPE_CHECKING:
+    from bot.core.service import TipsterCore
+
+
+async def continue_flow(core: TipsterCore, req: Request, flow: Flow) -> list[Reply]:
+    if flow.kind == "pick_signal":
+        from bot.core.handlers.signals import continue_pick
+
+        return await continue_pick(core, req, flow.state.get("overrides") or {})
+    await core.services.flows.end(req.user.id, req.ctx.chat_key)
+    return [Reply(text="That step has ended. Send /help for the commands.")]

@@ -1,0 +1,236 @@
+"""The chat-agnostic core: a message or a button press in, replies out.
+
+Every adapter (console, Telegram, Discord) calls `handle_text` and `handle_button`; nothing here knows
+which platform it serves. Handlers raise `UserError`/`Refused` for answers the user can act on; any
+other exception is logged with an id and answered politely, so no handler ever crashes the bot.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.core.args import shorten
+from bot.core.callbacks import CallbackCodec, InvalidCallback
+from bot.core.context import ChatContext
+from bot.core.errors import Refused, UserError
+from bot.core.permissions import Permission, allowed
+from bot.core.ratelimit import SlidingWindowLimiter
+from bot.core.registry import Press, Request, registry
+from bot.core.replies import Button, Reply
+from engine.config import Settings
+from engine.market.base import MarketData
+from engine.models import SignalParams
+from engine.signals import SentimentProvider
+from storage.activity import ActivityRepository
+from storage.db import Database
+from storage.models import User
+from storage.signals import SignalRepository
+from storage.state import FlowRepository, KeyValueRepository
+from storage.users import UserRepository
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_LEN = 1000  # longer commands are refused before parsing
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    market: MarketData
+    sentiment: SentimentProvider
+    users: UserRepository = field(init=False)
+    signals: SignalRepository = field(init=False)
+    activity: ActivityRepository = field(init=False)
+    kv: KeyValueRepository = field(init=False)
+    flows: FlowRepository = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.users = UserRepository(self.db)
+        self.signals = SignalRepository(self.db)
+        self.activity = ActivityRepository(self.db)
+        self.kv = KeyValueRepository(self.db)
+        self.flows = FlowRepository(self.db)
+
+
+class TipsterCore:
+    def __init__(self, services: Services, codec: CallbackCodec) -> None:
+        self.services = services
+        self.codec = codec
+        self.limiter = SlidingWindowLimiter(services.settings.limits.per_user_per_minute)
+        self.started_at = datetime.now(UTC)
+        # Handler modules register themselves on import.
+        import bot.core.handlers  # noqa: F401
+
+    @classmethod
+    async def create(cls, services: Services) -> TipsterCore:
+        secret = await services.kv.secret("callback_secret")
+        return cls(services, CallbackCodec(secret))
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    # ---- users -------------------------------------------------------------------------------------
+
+    async def ensure_user(self, ctx: ChatContext) -> User:
+        """Any first message registers its sender (SPEC §11)."""
+        role = "admin" if ctx.identity in self.settings.admins else self.settings.access.default_role
+        user, created = await self.services.users.register(
+            ctx.identity, role, username=ctx.username, display_name=ctx.display_name
+        )
+        if created:
+            await self.services.activity.log(user.id, "user_registered", f"{ctx.identity} registered",
+                                             role=role)
+        elif ctx.identity in self.settings.admins and user.role != "admin":
+            await self.services.users.set_role(user.id, "admin")
+            user = user.model_copy(update={"role": "admin"})
+        return user
+
+    def user_params(self, user: User, overrides: dict[str, float] | None = None) -> SignalParams:
+        return self.user_params_from(user.settings, overrides)
+
+    def user_params_from(self, settings: dict[str, Any], overrides: dict[str, float] | None = None
+                         ) -> SignalParams:
+        """Config defaults, then the user's saved settings, then this request's overrides."""
+        scoring = self.settings.scoring
+        base: dict[str, Any] = {
+            "buy_threshold": scoring.buy_threshold,
+            "sell_threshold": scoring.sell_threshold,
+            "technical_weight": scoring.technical_weight,
+            "sentiment_weight": scoring.sentiment_weight,
+            "macd_scale": scoring.macd_scale,
+        }
+        for key in ("buy_threshold", "sell_threshold", "technical_weight", "sentiment_weight"):
+            if key in settings:
+                base[key] = float(settings[key])
+        base.update(overrides or {})
+        return SignalParams(**base)
+
+    def user_tz(self, user: User) -> str:
+        return str(user.settings.get("timezone", "UTC"))
+
+    def button(self, label: str, action: str, *args: object) -> Button:
+        return Button(label=label, data=self.codec.encode(action, *args))
+
+    # ---- entry points ------------------------------------------------------------------------------
+
+    async def handle_text(self, ctx: ChatContext, text: str) -> list[Reply]:
+        text = (text or "").strip()
+        if not text:
+            return []
+        try:
+            user = await self.ensure_user(ctx)
+        except Exception:
+            return [self._internal_error("registering you")]
+        if len(text) > MAX_MESSAGE_LEN:
+            return [Reply(text=f"That message is too long ({len(text)} characters; the limit is "
+                          f"{MAX_MESSAGE_LEN}). Send /help for the commands.")]
+        if not text.startswith("/"):
+            return await self._free_text(ctx, user, text)
+        head, *args = text.split()
+        name = head[1:].split("@", 1)[0].lower()
+        command = registry.commands.get(name)
+        if command is None:
+            return [Reply(text=f"Unknown command /{shorten(name)}. Send /help for the list of commands.")]
+        request = Request(ctx=ctx, user=user, args=args, text=text)
+        try:
+            self._authorise(user, command.permission, f"/{name}")
+            if command.expensive:
+                self._rate_limit(user)
+            return await command.handler(self, request)
+        except UserError as exc:
+            return [self._user_error(exc)]
+        except Refused as exc:
+            await self._log_refusal(user, f"/{name}", exc)
+            return [Reply(text=exc.message)]
+        except Exception:
+            log.exception("command /%s failed", name)
+            return [self._internal_error(f"/{name}")]
+
+    async def handle_button(self, ctx: ChatContext, data: str | None) -> list[Reply]:
+        try:
+            user = await self.ensure_user(ctx)
+        except Exception:
+            return [self._internal_error("registering you")]
+        try:
+            action, args = self.codec.decode(data)
+        except InvalidCallback as exc:
+            await self.services.activity.log(user.id, "forged_button", "Rejected an invalid button",
+                                             reason=str(exc), data=shorten(data or "", 64))
+            log.warning("rejected invalid button from %s: %s", ctx.identity, exc)
+            return [Reply(notice="This button is not valid (forged or out of date).")]
+        spec = registry.buttons.get(action)
+        if spec is None:
+            return [Reply(notice="This button is no longer supported.")]
+        press = Press(ctx=ctx, user=user, action=action, args=args)
+        try:
+            self._authorise(user, spec.permission, f"button {action}")
+            if spec.expensive:
+                self._rate_limit(user)
+            return await spec.handler(self, press)
+        except UserError as exc:
+            return [Reply(notice=exc.message, text=exc.message)]
+        except Refused as exc:
+            await self._log_refusal(user, f"button {action}", exc)
+            return [Reply(notice=exc.message)]
+        except Exception:
+            log.exception("button %s failed", action)
+            return [self._internal_error(f"button {action}")]
+
+    # ---- helpers -----------------------------------------------------------------------------------
+
+    async def _free_text(self, ctx: ChatContext, user: User, text: str) -> list[Reply]:
+        flow = await self.services.flows.get(user.id, ctx.chat_key)
+        if flow is not None:
+            from bot.core.flows import continue_flow
+
+            try:
+                self._authorise(user, Permission.SIGNALS, "this step")
+                return await continue_flow(self, Request(ctx=ctx, user=user, args=text.split(), text=text),
+                                           flow)
+            except UserError as exc:
+                return [self._user_error(exc)]
+            except Refused as exc:
+                await self._log_refusal(user, f"flow {flow.kind}", exc)
+                return [Reply(text=exc.message)]
+            except Exception:
+                log.exception("flow %s failed", flow.kind)
+                return [self._internal_error(flow.kind)]
+        if not ctx.is_private:
+            return []  # group chatter is not for us
+        return [Reply(text="I answer commands. Try /signal BTC/USDT 1h, or /help for the list.")]
+
+    def _authorise(self, user: User, permission: Permission, what: str) -> None:
+        if user.state != "active" and permission is not Permission.BASIC:
+            raise Refused("Your access is not active. Send /contact with a message to reach an admin.",
+                          reason=f"state {user.state}")
+        if not allowed(user.role, permission):
+            raise Refused(f"Your role ({user.role}) does not allow {what}.", reason=f"role {user.role}")
+
+    def _rate_limit(self, user: User) -> None:
+        wait = self.limiter.check(user.identity)
+        if wait > 0:
+            raise Refused(f"Slow down: at most {self.settings.limits.per_user_per_minute} tips a minute. "
+                          f"Try again in {wait:.0f} s.", reason="rate limit")
+
+    async def _log_refusal(self, user: User, what: str, exc: Refused) -> None:
+        log.warning("refused %s for %s: %s", what, user.identity, exc.reason)
+        await self.services.activity.log(user.id, "refused", f"Refused {what}", reason=exc.reason)
+
+    @staticmethod
+    def _user_error(exc: UserError) -> Reply:
+        text = exc.message if not exc.usage else f"{exc.message}\nUsage: {exc.usage}"
+        return Reply(text=text)
+
+    @staticmethod
+    def _internal_error(what: str) -> Reply:
+        ref = secrets.token_hex(3)
+        log.error("internal error ref %s while %s", ref, what)
+        return Reply(text=f"Sorry, something went wrong on our side while handling {what} (ref {ref}). "
+                          "It has been logged; please try again.",
+                     notice="Something went wrong; please try again.")

@@ -1,0 +1,291 @@
+"""Tipster's settings: one pydantic-settings model, loaded from config.yaml and `TIPSTER_*` env vars.
+
+Every wing reads the same `Settings`; it lives in the engine because the engine is the bottom of the house
+(bot and storage may import it, it imports neither).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+TIMEFRAMES: tuple[str, ...] = ("15m", "1h", "4h", "1d")
+DEFAULT_SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "AAPL", "GOOG", "SPY"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AccessSettings(_Section):
+    mode: Literal["open", "approval"] = "open"
+    default_role: Literal["trader", "viewer"] = "trader"
+
+
+class TelegramSettings(_Section):
+    token: str | None = None
+    base_url: str = "https://api.telegram.org/bot"
+    # Concurrent updates and the HTTP pool that serves them: PTB's default pool of 1 times out under load.
+    concurrent_updates: int = Field(default=64, ge=1, le=1024)
+    pool_size: int = Field(default=64, ge=1, le=1024)
+
+
+class DiscordChannels(_Section):
+    alerts: int | None = None
+    signals: int | None = None
+    admin: int | None = None
+    summary: int | None = None
+
+
+class DiscordSettings(_Section):
+    token: str | None = None
+    channels: DiscordChannels = DiscordChannels()
+
+
+class StorageSettings(_Section):
+    sqlite_path: str = "data/tipster.sqlite"
+    redis_url: str | None = None
+
+
+class ReplaySettings(_Section):
+    # An int is "this many bars before the end of each symbol's data"; a datetime string is an absolute start.
+    start: int | str = 500
+    speed: float = Field(default=60, gt=0)
+
+
+class MarketSettings(_Section):
+    source: Literal["replay", "live"] = "replay"
+    symbols: list[str] = Field(default_factory=lambda: list(DEFAULT_SYMBOLS), min_length=1)
+    default_timeframe: str = "1h"
+    bars: int = Field(default=200, ge=60, le=5000)
+    exchange: str = "binance"
+    replay: ReplaySettings = ReplaySettings()
+
+    @field_validator("default_timeframe")
+    @classmethod
+    def _known_timeframe(cls, value: str) -> str:
+        if value not in TIMEFRAMES:
+            raise ValueError(f"must be one of {', '.join(TIMEFRAMES)}")
+        return value
+
+    @field_validator("symbols")
+    @classmethod
+    def _upper_symbols(cls, value: list[str]) -> list[str]:
+        return [s.strip().upper() for s in value]
+
+
+class ScoringSettings(_Section):
+    macd_scale: Literal["atr"] | float = "atr"
+    buy_threshold: float = Field(default=0.3, ge=-1, le=1)
+    sell_threshold: float = Field(default=-0.3, ge=-1, le=1)
+    technical_weight: float = Field(default=0.6, ge=0, le=1)
+    sentiment_weight: float = Field(default=0.4, ge=0, le=1)
+
+    @field_validator("macd_scale", mode="before")
+    @classmethod
+    def _scale(cls, value: Any) -> Any:
+        if isinstance(value, str) and value != "atr":
+            try:
+                value = float(value)
+            except ValueError as exc:
+                raise ValueError("must be 'atr' or a positive number") from exc
+        if isinstance(value, int | float) and value <= 0:
+            raise ValueError("must be 'atr' or a positive number")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScoringSettings:
+        if abs(self.technical_weight + self.sentiment_weight - 1) > 1e-9:
+            raise ValueError("technical_weight + sentiment_weight must sum to 1")
+        if self.buy_threshold <= self.sell_threshold:
+            raise ValueError("buy_threshold must be greater than sell_threshold")
+        return self
+
+
+class RiskSettings(_Section):
+    sl_atr: float = Field(default=2, gt=0)
+    tp_atr: float = Field(default=3, gt=0)
+    max_position_pct: float = Field(default=10, gt=0, le=100)
+    max_symbol_pct: float = Field(default=25, gt=0, le=100)
+    max_daily_trades: int = Field(default=20, ge=1)
+    trailing_stop_pct: float = Field(default=2.0, gt=0)
+    trailing_activation_pct: float = Field(default=1.0, ge=0)
+
+
+class SentimentSettings(_Section):
+    model: Literal["auto", "finbert", "offline"] = "auto"
+    finbert_path: str = "models/finbert"
+    max_texts: int = Field(default=20, ge=1, le=200)
+
+
+class CacheSettings(_Section):
+    market_ttl: int = Field(default=60, ge=0)
+    sentiment_ttl: int = Field(default=300, ge=0)
+
+
+class MonitorSettings(_Section):
+    signals_interval: int = Field(default=120, ge=1)
+    positions_interval: int = Field(default=5, ge=1)
+    scan_interval: int = Field(default=300, ge=1)
+    signal_ttl_bars: int = Field(default=24, ge=1)
+
+
+class ScanSettings(_Section):
+    min_confidence: float = Field(default=0.3, ge=0, le=1)
+
+
+class SummarySettings(_Section):
+    time: str = "21:00"
+
+    @field_validator("time")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        try:
+            time.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError("must be a time of day HH:MM (UTC)") from exc
+        return value
+
+
+class AlertSettings(_Section):
+    max_in_flight: int = Field(default=4, ge=1, le=64)
+    near_target_pct: float = Field(default=1.0, ge=0)
+    pnl_move_pct: float = Field(default=5.0, gt=0)
+
+
+class PaperSettings(_Section):
+    starting_equity: float = Field(default=10000, gt=0)
+    fee_pct: float = Field(default=0.1, ge=0)
+    slippage_pct: float = Field(default=0.05, ge=0)
+
+
+class LimitSettings(_Section):
+    per_user_per_minute: int = Field(default=20, ge=1)
+
+
+class Settings(BaseSettings):
+    """Every setting of SPEC §11. Precedence: init args > env `TIPSTER_*` > config.yaml > defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TIPSTER_", env_nested_delimiter="__", extra="forbid", nested_model_default_partial_update=True
+    )
+
+    admins: list[str] = Field(default_factory=list)
+    access: AccessSettings = AccessSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    discord: DiscordSettings = DiscordSettings()
+    storage: StorageSettings = StorageSettings()
+    market: MarketSettings = MarketSettings()
+    scoring: ScoringSettings = ScoringSettings()
+    risk: RiskSettings = RiskSettings()
+    sentiment: SentimentSettings = SentimentSettings()
+    cache: CacheSettings = CacheSettings()
+    monitor: MonitorSettings = MonitorSettings()
+    scan: ScanSettings = ScanSettings()
+    summary: SummarySettings = SummarySettings()
+    alerts: AlertSettings = AlertSettings()
+    paper: PaperSettings = PaperSettings()
+    limits: LimitSettings = LimitSettings()
+
+    @field_validator("admins")
+    @classmethod
+    def _identities(cls, value: list[str]) -> list[str]:
+        for identity in value:
+            platform, _, uid = identity.partition(":")
+            if platform not in ("telegram", "discord", "console") or not uid:
+                raise ValueError(f"{identity!r} is not an identity like 'telegram:123'")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The YAML file is passed in as init kwargs by load_settings, so env must outrank init here.
+        return env_settings, init_settings
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message is one line naming the key."""
+
+
+def _format_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "config"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        parts.append(f"{key}: {msg}")
+    return "; ".join(parts)
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Load config.yaml (path, else $TIPSTER_CONFIG, else ./config.yaml if present) plus env overrides."""
+    chosen = path or os.environ.get("TIPSTER_CONFIG")
+    data: dict[str, Any] = {}
+    if chosen is None and Path("config.yaml").is_file():
+        chosen = "config.yaml"
+    if chosen is not None:
+        file = Path(chosen)
+        if not file.is_file():
+            raise ConfigError(f"config file {file} does not exist")
+        try:
+            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"{file}: not valid YAML{where}") from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{file}: the top level must be a mapping of sections")
+        data = loaded
+    data = _deep_merge(data, overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc)) from exc
+    except (ValueError, json.JSONDecodeError) as exc:  # e.g. TIPSTER_ADMINS that is not JSON
+        raise ConfigError(f"environment: {exc}") from exc
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+_current: Settings | None = None
+
+
+def use_settings(settings: Settings) -> None:
+    """Make `settings` the process-wide settings (the app calls this at start and on /reload)."""
+    global _current
+    _current = settings
+
+
+def current_settings() -> Settings:
+    global _current
+    if _current is None:
+        _current = Settings()
+    return _current

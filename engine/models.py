@@ -1,0 +1,135 @@
+"""The shapes of data that cross wings: candles, scores and signals. Money and prices are `Decimal`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Recommendation(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+    HOLD = "HOLD"
+
+
+class AssetClass(StrEnum):
+    CRYPTO = "crypto"
+    STOCK = "stock"
+    ETF = "etf"
+    FOREX = "forex"
+
+
+class Candles(BaseModel):
+    """OHLCV bars, oldest first. Timestamps are bar open times in UTC epoch seconds.
+
+    Arrays rather than rows: every consumer (indicators, resampling, charts) works on whole columns.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+
+    symbol: str
+    timeframe: str
+    timestamps: np.ndarray  # int64 epoch seconds
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    source: str  # human-readable, e.g. "replay of Binance spot candles"
+    demo: bool = False  # served from bundled data: must be labelled DEMO wherever shown
+    forming: bool = False  # the last bar is still forming (live-like)
+    price_decimals: int = 2  # the symbol's tick precision for display
+
+    def __len__(self) -> int:
+        return int(self.close.shape[0])
+
+    @property
+    def last_time(self) -> datetime:
+        from datetime import UTC
+
+        return datetime.fromtimestamp(int(self.timestamps[-1]), tz=UTC)
+
+
+class IndicatorSnapshot(BaseModel):
+    """Latest values of the indicators a tip card shows (floats: these are measurements, not money)."""
+
+    rsi: float
+    ema_fast: float
+    ema_slow: float
+    macd: float
+    macd_signal: float
+    macd_hist: float
+    atr: float
+    bb_upper: float
+    bb_middle: float
+    bb_lower: float
+    sma_20: float
+    sma_50: float
+    volume_ratio: float
+
+
+class SignalParams(BaseModel):
+    """Thresholds and weights a tip is computed with (user defaults, overridden per request)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    buy_threshold: float = 0.3
+    sell_threshold: float = -0.3
+    technical_weight: float = 0.6
+    sentiment_weight: float = 0.4
+    macd_scale: str | float = "atr"
+
+
+class SentimentReading(BaseModel):
+    score: float = 0.0
+    available: bool = True
+    texts: int = 0
+    model: str = ""
+    source: str = ""
+    demo: bool = False
+    error: str | None = None
+
+
+class Signal(BaseModel):
+    """A trading tip: everything the tip card, storage and monitoring need."""
+
+    id: int | None = None
+    user_id: int | None = None
+    symbol: str
+    timeframe: str
+    recommendation: Recommendation
+    confidence: float
+    technical_score: float
+    sentiment_score: float
+    fused_score: float
+    rsi_score: float
+    macd_score: float
+    price: Decimal
+    atr: Decimal
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    indicators: IndicatorSnapshot
+    params: SignalParams
+    sentiment_available: bool = True
+    sentiment_texts: int = 0
+    sentiment_model: str = ""
+    data_source: str
+    bar_time: datetime
+    demo: bool = False
+    price_decimals: int = 2
+    status: str = "active"
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def reasoning(self) -> str:
+        return (
+            f"Technical: {self.technical_score:.2f}, Sentiment: {self.sentiment_score:.2f}, "
+            f"Fused: {self.fused_score:.2f}"
+        )

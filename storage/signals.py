@@ -1,0 +1,117 @@
+"""Tips and their history. A tip is stored (with its `signal_created` event and activity entry, in one
+transaction) before its card is sent, so a crash between the two never loses it."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import aiosqlite
+
+from engine.models import Signal
+from storage.db import Database, from_db_time, to_db_time, utcnow
+from storage.models import HistoryEvent
+
+
+def _dec(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _signal(row: aiosqlite.Row) -> Signal:
+    signal = Signal.model_validate_json(row["data_json"])
+    # Columns are the truth for what changes after creation (status, recommendation, scores).
+    return signal.model_copy(
+        update={
+            "id": row["id"],
+            "user_id": row["user_id"],
+            "status": row["status"],
+            "created_at": from_db_time(row["created_at"]),
+            "updated_at": from_db_time(row["updated_at"]),
+        }
+    )
+
+
+class SignalRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(self, signal: Signal, user_id: int, platform: str, chat_id: str) -> Signal:
+        """Store a new tip with its `signal_created` history event and an activity entry, atomically."""
+        now = utcnow()
+        stored = signal.model_copy(update={"user_id": user_id, "created_at": now, "updated_at": now})
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "INSERT INTO signals(user_id, platform, chat_id, symbol, timeframe, recommendation, status,"
+                " confidence, technical_score, sentiment_score, fused_score, price, atr, stop_loss,"
+                " take_profit, bar_time, demo, data_json, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (user_id, platform, chat_id, stored.symbol, stored.timeframe, stored.recommendation.value,
+                 stored.confidence, stored.technical_score, stored.sentiment_score, stored.fused_score,
+                 _dec(stored.price), _dec(stored.atr), _dec(stored.stop_loss), _dec(stored.take_profit),
+                 to_db_time(stored.bar_time), int(stored.demo), stored.model_dump_json(exclude={"id"}),
+                 to_db_time(now), to_db_time(now)),
+            )
+            signal_id = int(cur.lastrowid or 0)
+            await cur.close()
+            await conn.execute(
+                "INSERT INTO signal_history(signal_id, event, description, data_json, created_at)"
+                " VALUES (?, 'signal_created', ?, ?, ?)",
+                (signal_id, f"Signal created: {stored.recommendation.value} for {stored.symbol}",
+                 json.dumps(_score_data(stored)), to_db_time(now)),
+            )
+            await conn.execute(
+                "INSERT INTO activity(user_id, kind, description, data_json, created_at)"
+                " VALUES (?, 'signal_generated', ?, ?, ?)",
+                (user_id, f"Generated {stored.recommendation.value} for {stored.symbol} {stored.timeframe}",
+                 json.dumps({"signal_id": signal_id}), to_db_time(now)),
+            )
+        return stored.model_copy(update={"id": signal_id})
+
+    async def get(self, signal_id: int) -> Signal | None:
+        row = await self.db.fetchone("SELECT * FROM signals WHERE id = ?", (signal_id,))
+        return _signal(row) if row else None
+
+    async def for_user(self, user_id: int, limit: int = 10, offset: int = 0) -> list[Signal]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM signals WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+            (user_id, limit, offset),
+        )
+        return [_signal(r) for r in rows]
+
+    async def count_for_user(self, user_id: int) -> int:
+        return int(await self.db.scalar("SELECT COUNT(*) FROM signals WHERE user_id = ?", (user_id,)))
+
+    async def set_status(self, signal_id: int, status: str, event: str, description: str,
+                         **data: Any) -> None:
+        now = to_db_time(utcnow())
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE signals SET status = ?, updated_at = ? WHERE id = ?",
+                               (status, now, signal_id))
+            await conn.execute(
+                "INSERT INTO signal_history(signal_id, event, description, data_json, created_at)"
+                " VALUES (?, ?, ?, ?, ?)", (signal_id, event, description, json.dumps(data, default=str), now),
+            )
+
+    async def history(self, signal_id: int, limit: int = 50) -> list[HistoryEvent]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM signal_history WHERE signal_id = ? ORDER BY id DESC LIMIT ?", (signal_id, limit)
+        )
+        return [
+            HistoryEvent(id=r["id"], signal_id=r["signal_id"], event=r["event"], description=r["description"],
+                         data=json.loads(r["data_json"]), created_at=from_db_time(r["created_at"]))
+            for r in reversed(rows)
+        ]
+
+
+def _score_data(signal: Signal) -> dict[str, Any]:
+    return {
+        "recommendation": signal.recommendation.value,
+        "confidence": round(signal.confidence, 6),
+        "technical": round(signal.technical_score, 6),
+        "sentiment": round(signal.sentiment_score, 6),
+        "fused": round(signal.fused_score, 6),
+        "price": str(signal.price),
+        "thresholds": [signal.params.buy_threshold, signal.params.sell_threshold],
+        "weights": [signal.params.technical_weight, signal.params.sentiment_weight],
+    }
