@@ -1,0 +1,82 @@
+"""Telegram updates → core → replies. Handlers stay short: all decisions are in bot.core."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from bot.core.context import ChatContext
+from bot.core.replies import Reply
+from bot.core.service import TipsterCore
+from bot.telegram.render import keyboard, render
+
+log = logging.getLogger(__name__)
+
+
+def chat_context(update: Update) -> ChatContext | None:
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        return None
+    return ChatContext(
+        platform="telegram",
+        user_id=str(user.id),
+        chat_id=str(chat.id),
+        chat_type="private" if chat.type == "private" else "group",
+        username=user.username,
+        display_name=user.full_name or None,
+    )
+
+
+def _core(context: ContextTypes.DEFAULT_TYPE) -> TipsterCore:
+    return context.application.bot_data["core"]
+
+
+async def send_replies(context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: list[Reply],
+                       edit_message: Message | None = None) -> None:
+    for reply in replies:
+        if not (reply.text or reply.title):
+            continue
+        texts = render(reply)
+        markup = keyboard(reply)
+        if reply.edit and edit_message is not None and len(texts) == 1:
+            try:
+                await edit_message.edit_text(texts[0], parse_mode=ParseMode.HTML, reply_markup=markup)
+                continue
+            except BadRequest as exc:
+                if "not modified" in str(exc).lower():
+                    continue
+                log.info("edit failed (%s); sending a new message instead", exc)
+        for i, text in enumerate(texts):
+            await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
+                                           reply_markup=markup if i == len(texts) - 1 else None)
+
+
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Every message with text: commands and free text (flows) alike go to the core."""
+    message = update.effective_message
+    ctx = chat_context(update)
+    if message is None or ctx is None or message.text is None:
+        return
+    replies = await _core(context).handle_text(ctx, message.text)
+    await send_replies(context, message.chat_id, replies)
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    ctx = chat_context(update)
+    if query is None or ctx is None:
+        return
+    replies = await _core(context).handle_button(ctx, query.data if isinstance(query.data, str) else None)
+    notice = next((r.notice for r in replies if r.notice), None)
+    await query.answer(text=notice[:200] if notice else None)
+    message = query.message if isinstance(query.message, Message) else None
+    chat_id = message.chat_id if message is not None else int(ctx.chat_id)
+    await send_replies(context, chat_id, replies, edit_message=message)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    log.error("telegram handler error: %s", context.error, exc_info=context.error)

@@ -1,0 +1,74 @@
+"""Build and run the python-telegram-bot Application around the core."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.core.registry import registry
+from bot.core.service import TipsterCore
+from bot.telegram.handlers import on_button, on_error, on_text
+
+log = logging.getLogger(__name__)
+
+
+def build_application(core: TipsterCore) -> Application:
+    tg = core.settings.telegram
+    if not tg.token:
+        raise ValueError("telegram.token is not set")
+    app = (
+        Application.builder()
+        .token(tg.token)
+        .base_url(tg.base_url)
+        # Updates are handled concurrently; the HTTP pool must be as wide, or sends queue and time out.
+        .concurrent_updates(tg.concurrent_updates)
+        .connection_pool_size(tg.pool_size)
+        .pool_timeout(30)
+        .rate_limiter(AIORateLimiter(max_retries=2))
+        .build()
+    )
+    app.bot_data["core"] = core
+    # One handler for all text: the core routes commands (known and unknown) and flow replies alike.
+    app.add_handler(MessageHandler(filters.TEXT, on_text))
+    app.add_handler(CallbackQueryHandler(on_button))
+    app.add_error_handler(on_error)
+    return app
+
+
+def bot_commands() -> list[BotCommand]:
+    return [BotCommand(c.name, c.summary[:256]) for c in registry.commands.values()]
+
+
+async def register_commands(app: Application) -> None:
+    await app.bot.set_my_commands(bot_commands())
+
+
+async def run_telegram(core: TipsterCore, stop: asyncio.Event | None = None) -> None:
+    app = build_application(core)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    async with app:
+        await register_commands(app)
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY])
+        log.info("telegram bot @%s is running", app.bot.username)
+        try:
+            await stop.wait()
+        finally:
+            await app.updater.stop()
+            await app.stop()
