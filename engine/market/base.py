@@ -1,0 +1,65 @@
+"""What every market-data source offers, and the errors it raises.
+
+A `MarketError`'s message is shown to the user as it is (SPEC §10: a one-line reason), so it names what
+*is* available instead of only what went wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+from engine.models import Candles
+
+
+class MarketError(Exception):
+    """A market-data request that cannot be served; `str(exc)` is a user-facing one-liner."""
+
+
+class UnknownSymbol(MarketError):
+    def __init__(self, symbol: str, available: Iterable[str]) -> None:
+        self.symbol = symbol
+        self.available = list(available)
+        super().__init__(f"Unknown symbol {symbol}. Available: {', '.join(self.available) or 'none'}")
+
+
+class UnknownTimeframe(MarketError):
+    def __init__(self, symbol: str, timeframe: str, available: Iterable[str], where: str = "") -> None:
+        self.symbol = symbol
+        self.timeframe = timeframe
+        self.available = list(available)
+        where_text = f" {where}" if where else ""
+        super().__init__(
+            f"{symbol} has no {timeframe} data{where_text}; available: {', '.join(self.available) or 'none'}"
+        )
+
+
+class NoData(MarketError):
+    """No usable candles: empty, too few, or stale."""
+
+
+@runtime_checkable
+class MarketData(Protocol):
+    """A source of candles (bundled replay, ccxt, Alpaca, or a cache around one of them)."""
+
+    name: str
+    demo: bool  # True when served from bundled data: everything shown from it is labelled DEMO
+
+    def symbols(self) -> list[str]: ...
+
+    def timeframes(self, symbol: str) -> list[str]:
+        """Timeframes this source can serve for `symbol`; raises UnknownSymbol."""
+        ...
+
+    async def fetch_ohlcv(self, symbol: str, timeframe: str, bars: int) -> Candles:
+        """The latest `bars` bars, oldest first; raises UnknownSymbol, UnknownTimeframe, NoData."""
+        ...
+
+    async def last_price(self, symbol: str) -> Decimal:
+        """The latest traded price, at the symbol's tick precision."""
+        ...
+
+    def status(self) -> dict[str, str]:
+        """One human-readable line per item worth showing on /health (e.g. replay position per symbol)."""
+        ...
