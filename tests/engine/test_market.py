@@ -93,12 +93,19 @@ def test_resample_equals_pandas(name: str, rule: str, btc_5m: pd.DataFrame) -> N
     np.testing.assert_allclose(ours.volume, ref["volume"].to_numpy(), rtol=1e-12)
 
 
-@pytest.mark.parametrize(("coarse", "seconds"), [("BTC_USDT-1h", HOUR), ("BTC_USDT-1d", 86400)])
+@pytest.mark.parametrize(
+    ("fine", "coarse", "seconds"),
+    [
+        ("BTC_USDT-5m", "BTC_USDT-1h", HOUR),
+        ("BTC_USDT-5m", "BTC_USDT-1d", 86400),
+        ("ETH_USDT-5m", "ETH_USDT-1h", HOUR),
+    ],
+)
 def test_resample_5m_equals_bundled_coarser_file_exactly(
-    coarse: str, seconds: int, btc_5m: pd.DataFrame
+    fine: str, coarse: str, seconds: int, btc_5m: pd.DataFrame
 ) -> None:
     ref = _bars(_frame(coarse))
-    ours = resample(_bars(btc_5m), seconds, volume_decimals=6)
+    ours = resample(_bars(btc_5m if fine == "BTC_USDT-5m" else _frame(fine)), seconds, volume_decimals=6)
     n = len(ref)  # the 5m file runs a few bars past the coarser one
     assert ours.timestamps[:n].tolist() == ref.timestamps.tolist()
     for column in ("open", "high", "low", "close", "volume"):
