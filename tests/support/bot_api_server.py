@@ -526,7 +526,7 @@ class FakeBotApi:
         chat_id: ChatId | None = None,
         *,
         status: int = 429,
-        retry_after: int = 1,
+        retry_after: float = 1,
         description: str | None = None,
         parameters: JSONDict | None = None,
         times: int = 1,
@@ -536,7 +536,9 @@ class FakeBotApi:
         Matching is by method (case-insensitive) and, when given, ``chat_id``; scripted failures are
         consumed first-in first-out.  Defaults follow Telegram: 429 carries
         ``parameters.retry_after`` (PTB raises ``RetryAfter``), 403 is "bot was blocked by the user"
-        (``Forbidden``), 400 is "chat not found" (``BadRequest``).
+        (``Forbidden``), 400 is "chat not found" (``BadRequest``).  Telegram sends whole seconds,
+        but PTB accepts a fractional ``retry_after`` (e.g. 0.2), which keeps retry tests fast;
+        ``AIORateLimiter`` then waits ``retry_after + 0.1`` s before its retry.
         """
         if description is None:
             if status == 429:
