@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import AsyncIterator
 
 from telegram import BotCommand, Update
 from telegram.ext import (
@@ -54,21 +55,36 @@ async def register_commands(app: Application) -> None:
     await app.bot.set_my_commands(bot_commands())
 
 
-async def run_telegram(core: TipsterCore, stop: asyncio.Event | None = None) -> None:
+@contextlib.asynccontextmanager
+async def telegram_running(core: TipsterCore) -> AsyncIterator[Application]:
+    """The bot polling for updates until the block ends; shut down in PTB's required order."""
     app = build_application(core)
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    async with app:
+    try:
+        await app.initialize()
+    except BaseException:
+        # A failed initialize (e.g. wrong token) leaves PTB's HTTP pools open; close them ourselves.
+        await app.bot.shutdown()
+        raise
+    try:
         await register_commands(app)
         await app.start()
         assert app.updater is not None
         await app.updater.start_polling(allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY])
         log.info("telegram bot @%s is running", app.bot.username)
         try:
-            await stop.wait()
+            yield app
         finally:
             await app.updater.stop()
             await app.stop()
+    finally:
+        await app.shutdown()
+
+
+async def run_telegram(core: TipsterCore, stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    async with telegram_running(core):
+        await stop.wait()

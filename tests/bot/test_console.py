@@ -1,0 +1,67 @@
+"""The console chat driven the way a user would: piped input into `tipster demo`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_demo(tmp_path: Path, script: str, *extra_env: tuple[str, str]) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIPSTER_")}
+    env["TIPSTER_SENTIMENT__MODEL"] = "offline"
+    env.update(dict(extra_env))
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--config", str(ROOT / "config.yaml"), "demo",
+         "--db", str(tmp_path / "demo.sqlite"), "--log", str(tmp_path / "demo.log")],
+        input=script, capture_output=True, text=True, timeout=120, cwd=ROOT, env=env,
+    )
+
+
+def test_piped_signal_shows_a_demo_tip_and_exits_cleanly(tmp_path: Path):
+    result = run_demo(tmp_path, "/signal BTC/USDT 1h\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "> /signal BTC/USDT 1h" in out
+    assert "BTC/USDT · 1h · DEMO" in out
+    assert "Reasoning: Technical:" in out and "Not financial advice" in out
+    assert "[1] 🔄 Refresh" in out and "[3] ✖ Dismiss" in out
+    assert out.rstrip().endswith("Bye.")
+
+
+def test_numbered_buttons_and_bad_input(tmp_path: Path):
+    script = "\n".join([
+        "/signal",            # picker
+        "1",                  # BTC/USDT
+        "2",                  # 1h
+        "2",                  # History of that tip
+        "/signal NOPE/USDT",  # unknown symbol
+        "9",                  # no such button
+        "/history 1",
+    ]) + "\n"
+    result = run_demo(tmp_path, script)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Which market?" in out and "BTC/USDT: which timeframe?" in out
+    assert "signal_created" in out
+    assert "Unknown symbol NOPE/USDT" in out
+    assert "There is no button 9 on screen." in out
+    assert "Traceback" not in out + result.stderr
+
+
+def test_invalid_config_stops_with_one_line(tmp_path: Path):
+    result = run_demo(tmp_path, "", ("TIPSTER_MARKET__BARS", "lots"))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "market.bars" in result.stderr
+
+
+def test_run_without_token_explains(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIPSTER_")}
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "--config", str(ROOT / "config.yaml"), "run"],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+    assert result.returncode == 2
+    assert "no Telegram token" in result.stderr

@@ -1,0 +1,43 @@
+"""Shared fixtures: a core on a temporary SQLite file with the bundled replay market and offline model."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import open_core
+from bot.core.context import ChatContext
+from bot.core.service import TipsterCore
+from engine.config import Settings, load_settings, use_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never pick up a developer's TIPSTER_* environment or ./config.yaml by accident."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("TIPSTER_"):
+            monkeypatch.delenv(key)
+    use_settings(Settings())
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(ROOT / "config.yaml", storage={"sqlite_path": str(tmp_path / "tipster.sqlite")},
+                         sentiment={"model": "offline"})
+
+
+@pytest.fixture
+async def core(settings: Settings) -> AsyncIterator[TipsterCore]:
+    async with open_core(settings) as c:
+        yield c
+
+
+def user_ctx(n: int = 1, platform: str = "console", chat_type: str = "private") -> ChatContext:
+    return ChatContext(platform=platform, user_id=str(n), chat_id=str(n), chat_type=chat_type,
+                       username=f"user{n}", display_name=f"User {n}")
