@@ -8,6 +8,7 @@ sentiment.finbert_path.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,9 @@ class FinBertModel:
             )
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a bot's log is no place for "Loading weights: 100%|####|"
 
         self._torch = torch
         self.path = path
@@ -65,6 +69,9 @@ class FinBertModel:
             raise SentimentUnavailable(f"cannot load FinBERT from {path}: {exc}") from exc
         self._model.eval()
         self._order = _label_indices(self._model.config.id2label)
+        # analyse() scores in worker threads; a fast tokenizer used from two threads at once fails
+        # ("Already borrowed"), and two parallel forward passes on 2 cores are not faster anyway.
+        self._lock = threading.Lock()
 
     def probabilities(self, texts: list[str]) -> list[list[float]]:
         """Per text, probabilities in LABELS order (negative, neutral, positive)."""
@@ -72,10 +79,10 @@ class FinBertModel:
         out: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
             batch = texts[start : start + self.batch_size]
-            enc = self._tokenizer(
-                batch, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
-            )
-            with torch.no_grad():
+            with self._lock, torch.no_grad():
+                enc = self._tokenizer(
+                    batch, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
+                )
                 probs = torch.softmax(self._model(**enc).logits, dim=-1)
             out.extend(probs[:, self._order].tolist())
         return out

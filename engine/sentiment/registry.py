@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from engine.config import current_settings
@@ -26,6 +27,7 @@ def get_model(name: str | None = None) -> SentimentModel:
 
     "auto" is FinBERT when sentiment.finbert_path holds weights, else the offline model; it never raises
     for a missing or broken FinBERT. "finbert" raises SentimentUnavailable when it cannot be loaded.
+    The first FinBERT call blocks for seconds (imports, weights): call it at start-up or in a thread.
     """
     settings = current_settings().sentiment
     name = name or settings.model
@@ -47,7 +49,7 @@ def get_model(name: str | None = None) -> SentimentModel:
     return _cached(("offline", ""), OfflineModel)
 
 
-def _cached(key: tuple[str, str], build) -> SentimentModel:  # type: ignore[no-untyped-def]
+def _cached(key: tuple[str, str], build: Callable[[], SentimentModel]) -> SentimentModel:
     with _lock:
         model = _cache.get(key)
         if model is None:

@@ -3,6 +3,7 @@ BERT built here), analyse() fallbacks and the bundled headline source. Reads onl
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import subprocess
@@ -258,6 +259,18 @@ def test_finbert_loads_local_weights_and_maps_labels(settings_guard: None, tmp_p
     assert other is not model
     assert all(-1.0 <= s < -0.9 for s in other.score(["the profit rose"]))
     assert other.classify(["the profit rose"]) == ["negative"]
+
+
+async def test_finbert_scores_concurrent_analyses(settings_guard: None, tmp_path: Path) -> None:
+    """analyse() scores in worker threads; parallel calls must share one FinBERT safely."""
+    path = _tiny_bert(tmp_path / "pos", {0: "positive", 1: "negative", 2: "neutral"}, favoured=0)
+    use_settings(Settings(sentiment={"model": "finbert", "finbert_path": str(path)}))
+    model = get_model()
+    source = _Source(["the profit rose", "net loss fell", "sales"] * 12)
+    readings = await asyncio.gather(
+        *(analyse(s, AssetClass.STOCK, source, model, 30) for s in ("AAPL", "GOOG", "MSFT", "SPY"))
+    )
+    assert all(r.available and r.texts == 30 and r.model == "finbert" and r.score > 0.9 for r in readings)
 
 
 def test_finbert_with_unusable_labels_is_unavailable(settings_guard: None, tmp_path: Path) -> None:
