@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.models import Recommendation, Signal
 from bot.core import formatting as fmt
+from engine.models import Recommendation, Signal
 
 ICONS = {Recommendation.BUY: "🟢", Recommendation.SELL: "🔴", Recommendation.HOLD: "⚪"}
 DISCLAIMER = "Not financial advice: tips are computed, not guaranteed. Trade at your own risk."

@@ -122,7 +122,7 @@ async def test_forged_and_foreign_buttons_are_refused_and_logged(core: TipsterCo
         ("/signal BTC/USDT 1h buy=0.5 buy=0.6", "twice"),
         ("/signal BTC/USDT 1h extra", "Too many"),
         ("/signal <script>alert(1)</script>", "not a market symbol"),
-        ("/signal ' OR 1=1 --", "not a market symbol"),
+        ("/signal ' OR 1=1 --", "Unknown option"),
         ("/signal BTC\x00USDT", "not a market symbol"),
         ("/signal 🚀🚀🚀", "not a market symbol"),
         ("/history", "Usage: /history ID"),

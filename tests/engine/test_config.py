@@ -61,5 +61,5 @@ def test_invalid_yaml_and_missing_file(tmp_path):
 
 def test_bad_env_value_names_the_key(monkeypatch):
     monkeypatch.setenv("TIPSTER_MARKET__BARS", "many")
-    with pytest.raises(ConfigError, match="market.bars"):
+    with pytest.raises(ConfigError, match=r"market\.bars"):
         load_settings(None)

@@ -35,8 +35,22 @@ def buttons(record) -> dict[str, str]:
     return {b["text"]: b["callback_data"] for row in record.reply_markup["inline_keyboard"] for b in row}
 
 
-async def test_start_signal_buttons_and_bad_input(bot: FakeBotApi, caplog: pytest.LogCaptureFixture):
-    caplog.set_level(logging.DEBUG)
+@pytest.fixture
+def production_logging(tmp_path):
+    """Logging configured as `tipster run` does (DEBUG, to be hostile), restored afterwards."""
+    from bot.logging_setup import setup_logging
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    path = tmp_path / "bot.log"
+    setup_logging(logging.DEBUG, [TOKEN], filename=str(path))
+    yield path
+    for handler in root.handlers:
+        handler.close()
+    root.handlers[:], root.level = saved
+
+
+async def test_start_signal_buttons_and_bad_input(production_logging, bot: FakeBotApi):
     api = bot
     assert {c["command"] for c in api.commands} >= {"start", "help", "signal", "signals", "history", "settings"}
 
@@ -85,7 +99,9 @@ async def test_start_signal_buttons_and_bad_input(bot: FakeBotApi, caplog: pytes
     bad = (await api.wait_for_messages(42, 5))[4]
     assert "Unknown symbol DOGE/USDT" in bad.text
 
-    assert TOKEN not in caplog.text
+    log_text = production_logging.read_text()
+    assert "sendMessage" in log_text  # the log did record the traffic ...
+    assert TOKEN not in log_text and TOKEN.split(":")[1] not in log_text  # ... without the token
     assert api.rejected == []
 
 
