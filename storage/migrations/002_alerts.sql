@@ -16,8 +16,11 @@ CREATE TABLE alerts (
     dedupe_key      TEXT UNIQUE                      -- NULLs never collide: only keyed alerts are deduplicated
 );
 -- Claiming asks for one platform's due pending rows, oldest first.
-CREATE INDEX ix_alerts_claim ON alerts(platform, status, next_attempt_at, id);
+CREATE INDEX ix_alerts_claim ON alerts(platform, status, next_attempt_at);
+-- A chat's head of line (its oldest unsent alert) and dropping a chat's queue.
 CREATE INDEX ix_alerts_chat ON alerts(platform, chat_id, status);
+-- Recent sends, to restore per-chat pacing after a restart.
+CREATE INDEX ix_alerts_sent ON alerts(platform, sent_at);
 CREATE INDEX ix_alerts_kind_status ON alerts(kind, status);
 
 -- Every chat the bot talks to; blocked_at is set when the chat blocked the bot or vanished, and cleared
