@@ -82,6 +82,23 @@ class SignalRepository:
     async def count_for_user(self, user_id: int) -> int:
         return int(await self.db.scalar("SELECT COUNT(*) FROM signals WHERE user_id = ?", (user_id,)))
 
+    async def search(self, symbol: str | None = None, user_id: int | None = None, limit: int = 10,
+                     offset: int = 0) -> tuple[list[tuple[Signal, str]], int]:
+        """Every user's tips (admins), newest first, with the owner's identity."""
+        clauses, params = [], []
+        if symbol:
+            clauses.append("s.symbol = ?")
+            params.append(symbol)
+        if user_id is not None:
+            clauses.append("s.user_id = ?")
+            params.append(user_id)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        total = int(await self.db.scalar(f"SELECT COUNT(*) FROM signals s {where}", params))
+        rows = await self.db.fetchall(
+            f"SELECT s.*, u.identity AS owner FROM signals s JOIN users u ON u.id = s.user_id {where}"
+            " ORDER BY s.created_at DESC, s.id DESC LIMIT ? OFFSET ?", [*params, limit, offset])
+        return [(_signal(r), r["owner"]) for r in rows], total
+
     async def set_status(self, signal_id: int, status: str, event: str, description: str,
                          **data: Any) -> None:
         now = to_db_time(utcnow())

@@ -17,5 +17,11 @@ async def continue_flow(core: TipsterCore, req: Request, flow: Flow) -> list[Rep
         from bot.core.handlers.signals import continue_pick
 
         return await continue_pick(core, req, flow.state.get("overrides") or {})
+    if flow.kind == "approve_days":
+        from bot.core.handlers.admin import continue_approve_days
+
+        return await continue_approve_days(core, req, flow.state)
+    if flow.kind in ("broadcast", "confirm"):
+        return [Reply(text="Press Confirm or Cancel above, or send /cancel.")]
     await core.services.flows.end(req.user.id, req.ctx.chat_key)
     return [Reply(text="That step has ended. Send /help for the commands.")]

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
+# Handler modules register their commands and buttons on import.
+import bot.core.handlers  # noqa: F401
+from bot.core.access import access_message
 from bot.core.args import shorten
 from bot.core.callbacks import CallbackCodec, InvalidCallback
 from bot.core.context import ChatContext
@@ -26,6 +30,7 @@ from engine.market.base import MarketData
 from engine.models import SignalParams
 from engine.signals import SentimentProvider
 from storage.activity import ActivityRepository
+from storage.admin import AuditRepository, ChatSettingsRepository, MessageRepository, UserAdminRepository
 from storage.db import Database
 from storage.models import User
 from storage.signals import SignalRepository
@@ -48,8 +53,16 @@ class Services:
     activity: ActivityRepository = field(init=False)
     kv: KeyValueRepository = field(init=False)
     flows: FlowRepository = field(init=False)
+    audit: AuditRepository = field(init=False)
+    messages: MessageRepository = field(init=False)
+    user_admin: UserAdminRepository = field(init=False)
+    chat_settings: ChatSettingsRepository = field(init=False)
 
     def __post_init__(self) -> None:
+        self.audit = AuditRepository(self.db)
+        self.messages = MessageRepository(self.db)
+        self.user_admin = UserAdminRepository(self.db)
+        self.chat_settings = ChatSettingsRepository(self.db)
         self.users = UserRepository(self.db)
         self.signals = SignalRepository(self.db)
         self.activity = ActivityRepository(self.db)
@@ -57,14 +70,33 @@ class Services:
         self.flows = FlowRepository(self.db)
 
 
+class Notifier(Protocol):
+    """Where alerts go: the durable outbox (bot.core.outbox.AlertOutbox) in the running bot."""
+
+    async def enqueue(self, platform: str, chat_id: str, reply: Reply, kind: str,
+                      dedupe_key: str | None = None) -> int: ...
+
+
+# Asks the platform, live, whether a member administers a group chat (Telegram getChatMember, ...).
+ChatAdminCheck = Callable[[ChatContext], Awaitable[bool]]
+CHAT_ADMIN_TTL = 60.0  # seconds a live answer may be reused (the issue allows at most a minute)
+
+
 class TipsterCore:
-    def __init__(self, services: Services, codec: CallbackCodec) -> None:
+    def __init__(self, services: Services, codec: CallbackCodec,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.services = services
         self.codec = codec
         self.limiter = SlidingWindowLimiter(services.settings.limits.per_user_per_minute)
-        self.started_at = datetime.now(UTC)
-        # Handler modules register themselves on import.
-        import bot.core.handlers  # noqa: F401
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.started_at = self.clock()
+        self.outbox: Notifier | None = None
+        self.chat_admin_checks: dict[str, ChatAdminCheck] = {}
+        # Later capabilities (monitoring, outbox, positions) add their lines to /stats and /health here.
+        self.start_hooks: list[Callable[[ChatContext], Awaitable[None]]] = []
+        self.stats_sections: list[Callable[[], Awaitable[list[str]]]] = []
+        self.health_sections: list[Callable[[], Awaitable[list[str]]]] = []
+        self._chat_admin_cache: dict[tuple[str, str], tuple[float, bool]] = {}
 
     @classmethod
     async def create(cls, services: Services) -> TipsterCore:
@@ -77,19 +109,85 @@ class TipsterCore:
 
     # ---- users -------------------------------------------------------------------------------------
 
+    def now(self) -> datetime:
+        return self.clock()
+
     async def ensure_user(self, ctx: ChatContext) -> User:
-        """Any first message registers its sender (SPEC §11)."""
-        role = "admin" if ctx.identity in self.settings.admins else self.settings.access.default_role
+        """Any first message registers its sender (SPEC §11); in approval mode they wait as `pending`."""
+        configured_admin = ctx.identity in self.settings.admins
+        if configured_admin:
+            role = "admin"
+        elif self.settings.access.mode == "approval":
+            role = "pending"
+        else:
+            role = self.settings.access.default_role
         user, created = await self.services.users.register(
             ctx.identity, role, username=ctx.username, display_name=ctx.display_name
         )
         if created:
             await self.services.activity.log(user.id, "user_registered", f"{ctx.identity} registered",
                                              role=role)
-        elif ctx.identity in self.settings.admins and user.role != "admin":
-            await self.services.users.set_role(user.id, "admin")
-            user = user.model_copy(update={"role": "admin"})
+            if role == "pending":
+                from bot.core.handlers.admin import alert_admins_of_pending
+
+                await alert_admins_of_pending(self, user)
+        elif configured_admin and (user.role != "admin" or user.state != "active"):
+            # Configured owners cannot be locked out from chat: config wins.
+            await self.services.user_admin.set_access(user.id, role="admin", state="active")
+            user = user.model_copy(update={"role": "admin", "state": "active"})
         return user
+
+    async def resolve_user(self, actor: User, raw: str, usage: str | None = None) -> User:
+        """A user named in a command: `telegram:222`, or a bare id on the actor's own platform."""
+        from bot.core.args import shorten
+
+        text = raw.strip()
+        identity = text if ":" in text else f"{actor.platform}:{text}"
+        platform, _, uid = identity.partition(":")
+        if platform not in ("telegram", "discord", "console") or not uid or len(uid) > 32 or \
+                not all(ch.isalnum() or ch in "_-" for ch in uid):
+            raise UserError(f"{shorten(raw)!r} is not a user id (e.g. telegram:123 or 123).", usage)
+        user = await self.services.users.by_identity(identity)
+        if user is None or user.state == "deleted":
+            raise UserError(f"No user {identity}. See /users.", usage)
+        return user
+
+    async def notify_user(self, user: User, reply: Reply, kind: str) -> None:
+        """Queue a message to a user's private chat (on Telegram and Discord DMs the chat id is the user id)."""
+        await self.notify_chat(user.platform, user.platform_user_id, reply, kind)
+
+    async def notify_chat(self, platform: str, chat_id: str, reply: Reply, kind: str,
+                          dedupe_key: str | None = None) -> None:
+        if self.outbox is None:
+            log.warning("no outbox wired; %s alert to %s:%s not queued", kind, platform, chat_id)
+            return
+        await self.outbox.enqueue(platform, chat_id, reply, kind, dedupe_key)
+
+    async def is_chat_admin(self, ctx: ChatContext) -> bool:
+        """Private chats are their user's own; in groups ask the platform (cached for at most a minute)."""
+        if ctx.is_private:
+            return True
+        check = self.chat_admin_checks.get(ctx.platform)
+        if check is None:
+            return False
+        import time
+
+        key = (ctx.chat_key, ctx.user_id)
+        cached = self._chat_admin_cache.get(key)
+        if cached and time.monotonic() - cached[0] < CHAT_ADMIN_TTL:
+            return cached[1]
+        answer = await check(ctx)
+        self._chat_admin_cache[key] = (time.monotonic(), answer)
+        return answer
+
+    async def chat_started(self, ctx: ChatContext) -> None:
+        """Hook for /start: the outbox resumes sending to a chat that had blocked the bot."""
+        for hook in self.start_hooks:
+            await hook(ctx)
+
+    async def audit(self, actor: User | None, action: str, target: str | None, result: str = "ok",
+                    **detail: Any) -> None:
+        await self.services.audit.record(actor, action, target, result, **detail)
 
     def user_params(self, user: User, overrides: dict[str, float] | None = None) -> SignalParams:
         return self.user_params_from(user.settings, overrides)
@@ -162,6 +260,7 @@ class TipsterCore:
         except InvalidCallback as exc:
             await self.services.activity.log(user.id, "forged_button", "Rejected an invalid button",
                                              reason=str(exc), data=shorten(data or "", 64))
+            await self.audit(user, "button", None, "refused", reason=f"invalid button: {exc}")
             log.warning("rejected invalid button from %s: %s", ctx.identity, exc)
             return [Reply(notice="This button is not valid (forged or out of date).")]
         spec = registry.buttons.get(action)
@@ -206,10 +305,15 @@ class TipsterCore:
         return [Reply(text="I answer commands. Try /signal BTC/USDT 1h, or /help for the list.")]
 
     def _authorise(self, user: User, permission: Permission, what: str) -> None:
-        if user.state != "active" and permission is not Permission.BASIC:
-            raise Refused("Your access is not active. Send /contact with a message to reach an admin.",
-                          reason=f"state {user.state}")
+        """The permission table decides; pending, expired and disabled users keep only BASIC commands."""
+        if permission is Permission.BASIC:
+            return
+        problem = access_message(user, self.now())
+        if problem is not None:
+            raise Refused(problem, reason="access")
         if not allowed(user.role, permission):
+            if permission is Permission.ADMIN:
+                raise Refused(f"{what} is for admins only.", reason=f"role {user.role}")
             raise Refused(f"Your role ({user.role}) does not allow {what}.", reason=f"role {user.role}")
 
     def _rate_limit(self, user: User) -> None:
@@ -221,6 +325,7 @@ class TipsterCore:
     async def _log_refusal(self, user: User, what: str, exc: Refused) -> None:
         log.warning("refused %s for %s: %s", what, user.identity, exc.reason)
         await self.services.activity.log(user.id, "refused", f"Refused {what}", reason=exc.reason)
+        await self.audit(user, what, None, "refused", reason=exc.reason)
 
     @staticmethod
     def _user_error(exc: UserError) -> Reply:

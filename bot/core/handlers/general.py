@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.core.access import access_message
 from bot.core.permissions import Permission, allowed
 from bot.core.registry import Press, Request, registry
 from bot.core.replies import Reply
@@ -26,7 +27,10 @@ async def start(core: TipsterCore, req: Request) -> list[Reply]:
     ]
     if demo:
         lines += ["", "DEMO mode: prices are real historical candles replayed as a live feed, not live quotes."]
-    lines += ["", f"Your role: {req.user.role}. Tips are not financial advice."]
+    problem = access_message(req.user, core.now())
+    lines += ["", problem or f"Your role: {req.user.role}. Tips are not financial advice."]
+    # /start is how a user who blocked the bot says "send to me again" (SPEC §5).
+    await core.chat_started(req.ctx)
     return [Reply(title=f"Welcome to Tipster, {name}!", text="\n".join(lines))]
 
 

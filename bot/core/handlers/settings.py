@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bot.core.args import parse_number, parse_timeframe, parse_timezone, shorten, split_key_values
-from bot.core.errors import UserError
+from bot.core.errors import Refused, UserError
 from bot.core.registry import Request, registry
 from bot.core.replies import Reply
 from engine.scoring import validate_params
@@ -80,6 +80,16 @@ async def settings_cmd(core: TipsterCore, req: Request) -> list[Reply]:
         changed["sentiment_weight"] = round(1.0 - changed["technical_weight"], 10)
     elif "sentiment_weight" in changed and "technical_weight" not in changed:
         changed["technical_weight"] = round(1.0 - changed["sentiment_weight"], 10)
+    if not req.ctx.is_private and "timezone" in changed:
+        # In a group, the timezone is the group's own setting: only its administrators may change it.
+        if not await core.is_chat_admin(req.ctx):
+            raise Refused("Changing this group's timezone needs the group's admin rights.",
+                          reason="not chat admin")
+        tz = changed.pop("timezone")
+        await core.services.chat_settings.update(req.ctx.platform, req.ctx.chat_id, {"timezone": tz})
+        await core.audit(req.user, "chat_settings", req.ctx.chat_key, "ok", timezone=tz)
+        if not changed:
+            return [Reply(text=f"This group's timezone is now {tz}.")]
     updated.update(changed)
     params = core.user_params_from(updated)
     try:
