@@ -7,10 +7,14 @@ and exits cleanly at end of input.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+from collections.abc import AsyncIterator
 from typing import TextIO
 
+from bot.console.outbox_printer import ConsoleAlertSender
 from bot.core.context import ChatContext
+from bot.core.outbox import OutboxDrainer, outbox_of
 from bot.core.replies import Reply
 from bot.core.service import TipsterCore
 
@@ -67,10 +71,24 @@ class ConsoleChat:
             return [Reply(text=f"There is no button {text} on screen.")]
         return await self.core.handle_text(self.ctx, text)
 
+    @contextlib.asynccontextmanager
+    async def printing_alerts(self) -> AsyncIterator[OutboxDrainer]:
+        """Print console alerts from the outbox while the block runs (a terminal needs no pacing)."""
+        drainer = outbox_of(self.core.services).drainer(
+            ConsoleAlertSender(self), self.core.settings.alerts.max_in_flight, per_chat_interval=0.0,
+            group_per_minute=0)
+        async with drainer:
+            yield drainer
+
     async def run(self) -> None:
         await self.core.ensure_user(self.ctx)  # the console user is registered at start
         self.write("Tipster console chat. Type /help for commands, /signal BTC/USDT 1h for a tip, "
                    "Ctrl-D to quit.")
+        async with self.printing_alerts():
+            await self._loop()
+        self.write("Bye.")
+
+    async def _loop(self) -> None:
         while True:
             line = await self._read_line()
             if line is None:
@@ -82,4 +100,3 @@ class ConsoleChat:
             if line.strip() in ("/quit", "/exit"):
                 break
             self.show(await self.handle(line))
-        self.write("Bye.")

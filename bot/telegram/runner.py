@@ -20,6 +20,7 @@ from telegram.ext import (
 from bot.core.registry import registry
 from bot.core.service import TipsterCore
 from bot.telegram.handlers import on_button, on_error, on_text
+from bot.telegram.outbox_sender import telegram_outbox_running
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,10 @@ async def telegram_running(core: TipsterCore) -> AsyncIterator[Application]:
         await app.updater.start_polling(allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY])
         log.info("telegram bot @%s is running", app.bot.username)
         try:
-            yield app
+            # Alerts drain while the bot runs (re-queueing what a crash left in flight first); the drainer
+            # stops, its in-flight sends finished, before the application does.
+            async with telegram_outbox_running(core.services):
+                yield app
         finally:
             await app.updater.stop()
             await app.stop()
