@@ -19,6 +19,7 @@ from telegram.ext import (
 
 from bot.core.registry import registry
 from bot.core.service import TipsterCore
+from bot.telegram.chat_admin import chat_admin_check
 from bot.telegram.handlers import on_button, on_error, on_text
 from bot.telegram.outbox_sender import telegram_outbox_running
 
@@ -41,6 +42,7 @@ def build_application(core: TipsterCore) -> Application:
         .build()
     )
     app.bot_data["core"] = core
+    core.chat_admin_checks["telegram"] = chat_admin_check(app.bot)
     # One handler for all text: the core routes commands (known and unknown) and flow replies alike.
     app.add_handler(MessageHandler(filters.TEXT, on_text))
     app.add_handler(CallbackQueryHandler(on_button))
