@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from bot.core.outbox import outbox_of
 from bot.core.service import Services, TipsterCore
 from engine.config import Settings, use_settings
 from engine.market.base import MarketData
@@ -41,6 +42,9 @@ async def open_core(settings: Settings, *, market: MarketData | None = None) -> 
         services = Services(settings=settings, db=db, market=market or build_market(settings),
                             sentiment=build_sentiment(settings))
         core = await TipsterCore.create(services)
+        outbox = outbox_of(services)
+        core.outbox = outbox
+        core.start_hooks.append(lambda ctx: outbox.unblock_chat(ctx.platform, ctx.chat_id))
         yield core
     finally:
         await db.close()

@@ -11,6 +11,8 @@ from pathlib import Path
 from bot.logging_setup import setup_logging
 from engine.config import ConfigError, Settings, load_settings
 
+CONSOLE_OWNER = "console:local"
+
 
 def _load(args: argparse.Namespace) -> Settings:
     overrides = {}
@@ -27,6 +29,9 @@ async def _demo(settings: Settings) -> None:
     from bot.app import open_core
     from bot.console.chat import ConsoleChat
 
+    # The person at the terminal runs the process: the console user is its owner (admin).
+    if CONSOLE_OWNER not in settings.admins:
+        settings = settings.model_copy(update={"admins": [*settings.admins, CONSOLE_OWNER]})
     async with open_core(settings) as core:
         await ConsoleChat(core).run()
 

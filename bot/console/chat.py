@@ -29,14 +29,21 @@ class ConsoleChat:
         self.stdin = stdin
         self.stdout = stdout
         self.ctx = ctx
-        self._choices: dict[str, str] = {}  # number typed → button data of the last shown buttons
+        # Per console chat: number typed → button data of the last buttons shown to that chat. Alerts for
+        # another console user (see /as) keep their buttons until you switch to that user.
+        self._choices_by_chat: dict[str, dict[str, str]] = {}
         self.interactive = stdin.isatty()
 
     def write(self, text: str = "") -> None:
         self.stdout.write(text + "\n")
         self.stdout.flush()
 
-    def show(self, replies: list[Reply]) -> None:
+    @property
+    def _choices(self) -> dict[str, str]:
+        return self._choices_by_chat.setdefault(self.ctx.chat_id, {})
+
+    def show(self, replies: list[Reply], chat_id: str | None = None) -> None:
+        chat = chat_id or self.ctx.chat_id
         for reply in replies:
             if reply.notice and not (reply.text or reply.title):
                 self.write(f"({reply.notice})")
@@ -47,12 +54,13 @@ class ConsoleChat:
             if reply.text:
                 self.write(reply.text)
             if reply.buttons:
-                self._choices = {}
+                choices: dict[str, str] = {}
+                self._choices_by_chat[chat] = choices
                 labels = []
                 for row in reply.buttons:
                     for button in row:
-                        number = str(len(self._choices) + 1)
-                        self._choices[number] = button.data
+                        number = str(len(choices) + 1)
+                        choices[number] = button.data
                         labels.append(f"[{number}] {button.label}")
                 self.write("  ".join(labels) + "   (type a number to press)")
 
@@ -63,8 +71,18 @@ class ConsoleChat:
         line = await asyncio.get_running_loop().run_in_executor(None, self.stdin.readline)
         return None if line == "" else line.rstrip("\n")
 
+    def switch_user(self, name: str) -> list[Reply]:
+        """`/as NAME`: act as another console user, to try multi-user flows (approval, admin) in one terminal."""
+        if not name or len(name) > 32 or not all(ch.isalnum() or ch in "_-" for ch in name):
+            return [Reply(text="Usage: /as NAME (letters, digits, - and _), e.g. /as alice; /as local to return.")]
+        self.ctx = ChatContext(platform="console", user_id=name, chat_id=name, chat_type="private",
+                               username=name, display_name=name)
+        return [Reply(text=f"You are now console:{name}.")]
+
     async def handle(self, line: str) -> list[Reply]:
         text = line.strip()
+        if text == "/as" or text.startswith("/as "):
+            return self.switch_user(text[3:].strip())
         if text in self._choices:
             return await self.core.handle_button(self.ctx, self._choices[text])
         if text.isdigit() and not text.startswith("/"):
@@ -86,7 +104,19 @@ class ConsoleChat:
                    "Ctrl-D to quit.")
         async with self.printing_alerts():
             await self._loop()
+            await self._settle_alerts()
         self.write("Bye.")
+
+    async def _settle_alerts(self, wait_at_most: float = 3.0) -> None:
+        """At end of piped input, give alerts queued by the last commands a moment to print."""
+        alerts = outbox_of(self.core.services).alerts
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_at_most
+        while loop.time() < deadline:
+            totals = await alerts.status_totals("console")
+            if not totals.get("pending") and not totals.get("sending"):
+                return
+            await asyncio.sleep(0.05)
 
     async def _loop(self) -> None:
         while True:
@@ -100,3 +130,7 @@ class ConsoleChat:
             if line.strip() in ("/quit", "/exit"):
                 break
             self.show(await self.handle(line))
+            if not self.interactive:
+                # Piped input: let alerts caused by this line print before the next line is read, so the
+                # transcript (and which buttons the numbers press) does not depend on timing.
+                await self._settle_alerts()

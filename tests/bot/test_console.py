@@ -65,3 +65,35 @@ def test_run_without_token_explains(tmp_path: Path):
                             capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
     assert result.returncode == 2
     assert "no Telegram token" in result.stderr
+
+
+def test_approval_flow_in_the_console(tmp_path: Path):
+    script = "\n".join([
+        "/as alice",
+        "/start",
+        "/signal BTC/USDT 1h",   # refused: pending
+        "/as local",             # the owner (admin); the approval alert with buttons prints on the way
+        "/users state=pending",
+        "1",                     # press [Approve 30 days] on the alert
+        "/as alice",
+        "/signal BTC/USDT 1h",
+        "/as bob",
+        "/start",
+        "/as local",
+        "4",                     # [Reject] on bob's alert
+        "/as bob",
+        "/signal BTC/USDT 1h",
+        "/grant console:local viewer",
+    ]) + "\n"
+    result = run_demo(tmp_path, script, ("TIPSTER_ACCESS__MODE", "approval"))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "waiting for an admin's approval" in out
+    assert "🔔 ALERT (chat local): New user waiting for approval" in out
+    assert "[1] Approve 30 days  [2] Approve 90 days  [3] Approve …  [4] Reject" in out
+    assert "console:alice is trader until" in out
+    assert "🔔 ALERT (chat alice): Access approved" in out or "🔔 ALERT: Access approved" in out
+    assert "BTC/USDT · 1h · DEMO" in out
+    assert "console:bob was rejected" in out
+    assert "Your access has been disabled" in out
+    assert "Traceback" not in out + result.stderr
