@@ -177,7 +177,11 @@ class TipsterCore:
         if cached and time.monotonic() - cached[0] < CHAT_ADMIN_TTL:
             return cached[1]
         answer = await check(ctx)
-        self._chat_admin_cache[key] = (time.monotonic(), answer)
+        # Only a "yes" is reused: a member just promoted by the group must not wait a minute for it.
+        if answer:
+            self._chat_admin_cache[key] = (time.monotonic(), answer)
+        else:
+            self._chat_admin_cache.pop(key, None)
         return answer
 
     async def chat_started(self, ctx: ChatContext) -> None:
