@@ -56,6 +56,20 @@ def _alert(row: aiosqlite.Row) -> Alert:
     )
 
 
+# A row is its chat's head of line when no older row of the chat is still waiting or being sent.
+_IS_HEAD = ("NOT EXISTS (SELECT 1 FROM alerts AS b WHERE b.platform = a.platform AND b.chat_id = a.chat_id"
+            " AND b.status IN ('pending', 'sending') AND b.id < a.id)")
+# Due heads of line, oldest due first, skipping the chats the drainer paces or is sending to.
+_DUE_HEADS = ("SELECT {columns} FROM alerts AS a"
+              " WHERE a.platform = ? AND a.status = 'pending' AND a.next_attempt_at <= ?"
+              "   AND a.chat_id NOT IN (SELECT value FROM json_each(?)) AND " + _IS_HEAD +
+              " ORDER BY a.next_attempt_at, a.id LIMIT ?")
+
+
+def _due_params(platform: str, now: datetime | None, exclude_chats: Iterable[str], limit: int) -> tuple[Any, ...]:
+    return platform, to_db_time(now or utcnow()), json.dumps([str(c) for c in exclude_chats]), limit
+
+
 def _error(text: str | None) -> str | None:
     return None if text is None else text[:MAX_ERROR_LEN]
 
@@ -91,7 +105,7 @@ class AlertRepository:
                       payload: dict[str, Any], dedupe_key: str | None, not_before: datetime | None) -> int:
         now = utcnow()
         due = to_db_time(max(now, not_before) if not_before else now)
-        cur = await conn.execute(
+        rows = await conn.execute_fetchall(  # one round trip to the database thread
             "INSERT INTO alerts(platform, chat_id, kind, payload_json, status, next_attempt_at, created_at,"
             " dedupe_key, last_error)"
             " SELECT ?, ?, ?, ?, CASE WHEN c.blocked_at IS NULL THEN 'pending' ELSE 'dropped' END, ?, ?, ?,"
@@ -101,14 +115,11 @@ class AlertRepository:
             (platform, str(chat_id), kind, json.dumps(payload, default=str), due, to_db_time(now), dedupe_key,
              platform, str(chat_id)),
         )
-        row = await cur.fetchone()
-        await cur.close()
-        if row is not None:
+        for row in rows:
             return int(row[0])
-        async with conn.execute("SELECT id FROM alerts WHERE dedupe_key = ?", (dedupe_key,)) as found:
-            existing = await found.fetchone()
-        assert existing is not None, "an INSERT that did nothing must have hit the dedupe key"
-        return int(existing[0])
+        existing = list(await conn.execute_fetchall("SELECT id FROM alerts WHERE dedupe_key = ?", (dedupe_key,)))
+        assert existing, "an INSERT that did nothing must have hit the dedupe key"
+        return int(existing[0][0])
 
     async def claim(self, platform: str, limit: int, now: datetime | None = None,
                     exclude_chats: Iterable[str] = ()) -> list[Alert]:
@@ -121,46 +132,63 @@ class AlertRepository:
         if limit <= 0:
             return []
         async with self.db.transaction() as conn:
-            async with conn.execute(
-                "SELECT * FROM alerts AS a"
-                " WHERE a.platform = ? AND a.status = 'pending' AND a.next_attempt_at <= ?"
-                "   AND a.chat_id NOT IN (SELECT value FROM json_each(?))"
-                "   AND NOT EXISTS (SELECT 1 FROM alerts AS b WHERE b.platform = a.platform"
-                "        AND b.chat_id = a.chat_id AND b.status IN ('pending', 'sending') AND b.id < a.id)"
-                " ORDER BY a.next_attempt_at, a.id LIMIT ?",
-                (platform, to_db_time(now or utcnow()), json.dumps([str(c) for c in exclude_chats]), limit),
-            ) as cur:
-                rows = list(await cur.fetchall())
-            if not rows:
-                return []
-            ids = [row["id"] for row in rows]
-            await conn.execute(
-                f"UPDATE alerts SET status = 'sending', attempts = attempts + 1"
-                f" WHERE id IN ({','.join('?' * len(ids))})", ids,
-            )
-        return [_alert(row).model_copy(update={"status": "sending", "attempts": row["attempts"] + 1})
-                for row in rows]
+            rows = await conn.execute_fetchall(_DUE_HEADS.format(columns="a.id"),
+                                               _due_params(platform, now, exclude_chats, limit))
+            return await self._mark_sending(conn, [int(r[0]) for r in rows], now)
 
-    async def mark_sent(self, alert_id: int, sent_at: datetime | None = None) -> None:
-        await self.db.execute(
-            "UPDATE alerts SET status = 'sent', sent_at = ?, last_error = NULL WHERE id = ?",
-            (to_db_time(sent_at or utcnow()), alert_id),
+    async def candidates(self, platform: str, limit: int, now: datetime | None = None,
+                         exclude_chats: Iterable[str] = ()) -> list[tuple[int, str]]:
+        """(id, chat_id) of what `claim` would take, without taking it: a read, outside the write lock.
+
+        The drainer looks ahead with this once per batch (the scan is the costly part when many chats are
+        paced) and then claims single rows with `claim_ids`, which re-checks everything atomically.
+        """
+        rows = await self.db.fetchall(_DUE_HEADS.format(columns="a.id, a.chat_id"),
+                                      _due_params(platform, now, exclude_chats, limit))
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    async def claim_ids(self, ids: list[int], now: datetime | None = None,
+                        conn: aiosqlite.Connection | None = None) -> list[Alert]:
+        """Mark these alerts `sending` if they are still pending, due and their chat's head of line."""
+        if not ids:
+            return []
+        if conn is not None:
+            return await self._mark_sending(conn, ids, now)
+        async with self.db.transaction() as own:
+            return await self._mark_sending(own, ids, now)
+
+    async def _mark_sending(self, conn: aiosqlite.Connection, ids: list[int], now: datetime | None) -> list[Alert]:
+        if not ids:
+            return []
+        rows = await conn.execute_fetchall(
+            "UPDATE alerts AS a SET status = 'sending', attempts = attempts + 1"
+            " WHERE a.id IN (SELECT value FROM json_each(?)) AND a.status = 'pending' AND a.next_attempt_at <= ?"
+            f"   AND {_IS_HEAD} RETURNING *",
+            (json.dumps(ids), to_db_time(now or utcnow())),
         )
+        return sorted((_alert(row) for row in rows), key=lambda a: (a.next_attempt_at, a.id))
+
+    async def mark_sent(self, alert_id: int, sent_at: datetime | None = None,
+                        conn: aiosqlite.Connection | None = None) -> None:
+        await self._write(conn, "UPDATE alerts SET status = 'sent', sent_at = ?, last_error = NULL WHERE id = ?",
+                          (to_db_time(sent_at or utcnow()), alert_id))
 
     async def mark_retry(self, alert_id: int, delay_s: float, error: str, *, count_attempt: bool = True,
-                         now: datetime | None = None) -> None:
+                         now: datetime | None = None, conn: aiosqlite.Connection | None = None) -> None:
         """Back to `pending`, due after `delay_s`. A flood wait is not the alert's fault: with
         `count_attempt=False` it does not use up one of the alert's attempts."""
         due = (now or utcnow()) + timedelta(seconds=max(delay_s, 0.0))
-        await self.db.execute(
-            "UPDATE alerts SET status = 'pending', next_attempt_at = ?, last_error = ?,"
-            " attempts = attempts - ? WHERE id = ?",
-            (to_db_time(due), _error(error), 0 if count_attempt else 1, alert_id),
-        )
+        await self._write(conn, "UPDATE alerts SET status = 'pending', next_attempt_at = ?, last_error = ?,"
+                                " attempts = attempts - ? WHERE id = ?",
+                          (to_db_time(due), _error(error), 0 if count_attempt else 1, alert_id))
 
-    async def mark_failed(self, alert_id: int, error: str) -> None:
-        await self.db.execute("UPDATE alerts SET status = 'failed', last_error = ? WHERE id = ?",
-                              (_error(error), alert_id))
+    async def mark_failed(self, alert_id: int, error: str, conn: aiosqlite.Connection | None = None) -> None:
+        await self._write(conn, "UPDATE alerts SET status = 'failed', last_error = ? WHERE id = ?",
+                          (_error(error), alert_id))
+
+    async def mark_dropped(self, alert_id: int, reason: str, conn: aiosqlite.Connection | None = None) -> None:
+        await self._write(conn, "UPDATE alerts SET status = 'dropped', last_error = ? WHERE id = ?",
+                          (_error(reason), alert_id))
 
     async def drop_for_chat(self, platform: str, chat_id: str, reason: str,
                             conn: aiosqlite.Connection | None = None) -> int:
@@ -168,9 +196,12 @@ class AlertRepository:
 
         `sending` rows are left alone: their sender marks them itself when its send returns.
         """
-        sql = ("UPDATE alerts SET status = 'dropped', last_error = ?"
-               " WHERE platform = ? AND chat_id = ? AND status = 'pending'")
-        params = (_error(reason), platform, str(chat_id))
+        return await self._write(conn, "UPDATE alerts SET status = 'dropped', last_error = ?"
+                                       " WHERE platform = ? AND chat_id = ? AND status = 'pending'",
+                                 (_error(reason), platform, str(chat_id)))
+
+    async def _write(self, conn: aiosqlite.Connection | None, sql: str, params: tuple[Any, ...]) -> int:
+        """One statement inside the caller's transaction, or in its own; returns the rows changed."""
         if conn is not None:
             cur = await conn.execute(sql, params)
             return cur.rowcount

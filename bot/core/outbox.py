@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import aiosqlite
 
@@ -150,6 +150,9 @@ def telegram_style_is_group(chat_id: str) -> bool:
     return chat_id.startswith("-")
 
 
+MIN_RECHECK = 0.02  # s; bounds how often an idle drainer rescans the queue for chats whose pacing ended
+
+
 @dataclass
 class DrainerStats:
     sent: int = 0
@@ -158,10 +161,29 @@ class DrainerStats:
     failed: int = 0
     dropped_chats: int = 0
     max_in_flight_seen: int = 0
+    transactions: int = 0
+
+
+@dataclass
+class _Outcome:
+    """How one send ended, waiting to be written with the drainer's next transaction."""
+
+    alert: Alert
+    status: Literal["sent", "retry", "failed", "unreachable"]
+    error: str = ""
+    delay: float = 0.0
+    count_attempt: bool = True
 
 
 class OutboxDrainer:
-    """A long-running task that sends one platform's alerts. `start()` … `stop()`."""
+    """A long-running task that sends one platform's alerts. `start()` … `stop()`.
+
+    One loop owns the database side: each turn writes the outcomes of the sends that finished and claims
+    rows for the free slots, both in one transaction ("group commit"). A slot is free only once its
+    outcome is committed, so rows that may have been sent but are not marked `sent` — the only ones a
+    kill -9 can duplicate — are never more than `max_in_flight`. The sends themselves run as tasks and
+    touch no storage.
+    """
 
     def __init__(
         self,
@@ -182,6 +204,7 @@ class OutboxDrainer:
         overall_per_second: float | None = None,
         is_group: Callable[[str], bool] = telegram_style_is_group,
         on_unreachable: Callable[[str, str, str], Awaitable[None]] | None = None,
+        lookahead: int = 64,
     ) -> None:
         """
         `clock` is the wall clock for due times in storage; pacing uses the monotonic clock.
@@ -189,6 +212,7 @@ class OutboxDrainer:
         `poll_interval` (≤ 1 s) catches rows that become due later or were queued by another process.
         `overall_per_second` caps sends across all chats (Telegram: ~30/s) when nothing else does.
         `on_unreachable(platform, chat_id, reason)` runs after a chat is marked blocked (e.g. unsubscribe).
+        `lookahead` is how many due rows one scan of the queue reads ahead (they are not claimed by it).
         """
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
@@ -208,14 +232,20 @@ class OutboxDrainer:
         self.overall_interval = 1.0 / overall_per_second if overall_per_second else 0.0
         self.is_group_fallback = is_group
         self.on_unreachable = on_unreachable
+        self.lookahead = max(lookahead, max_in_flight)
         self.stats = DrainerStats()
 
-        self._wake = wake or asyncio.Event()
+        self._wake = wake or asyncio.Event()  # set by AlertOutbox.enqueue
+        self._kick = asyncio.Event()  # set when a send finishes
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        self._sends: dict[asyncio.Task[None], str] = {}  # in-flight send → its chat
+        self._running: dict[asyncio.Task[_Outcome], str] = {}  # sends under way → their chat
+        self._outcomes: list[_Outcome] = []  # finished sends whose outcome is not yet written
+        self._ready: deque[tuple[int, str]] = deque()  # looked-ahead due heads of line: (alert id, chat)
+        self._exhausted = False  # the last look-ahead saw everything that was due
+        self._recheck_at = 0.0
         self._not_before: dict[str, float] = {}  # chat → monotonic time before which it gets nothing
-        self._group_sends: dict[str, deque[float]] = {}  # group chat → its last sends (sliding minute)
+        self._group_sends: dict[str, deque[float]] = {}  # group chat → its last sends (sliding window)
         self._group_types: dict[str, bool] = {}  # chat → is a group (cached)
         self._overall_next = 0.0
 
@@ -240,10 +270,10 @@ class OutboxDrainer:
         self._task = asyncio.create_task(self._run(), name=f"outbox-{self.platform}")
 
     async def stop(self, grace: float | None = 30.0) -> None:
-        """Claim nothing more, wait for the sends in flight to finish and be marked, then return.
+        """Claim nothing more, wait for the sends in flight, write their outcomes, then return.
 
-        Sends still running after `grace` seconds are cancelled; their rows stay `sending` and are re-queued by
-        the next start's recovery.
+        Sends still running after `grace` seconds are cancelled; their rows stay `sending` and are
+        re-queued by the next start's recovery.
         """
         self._stopping = True
         self._wake.set()
@@ -251,13 +281,15 @@ class OutboxDrainer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._sends:
-            _, pending = await asyncio.wait(set(self._sends), timeout=grace)
-            for task in pending:
+        if self._running:
+            _, late = await asyncio.wait(set(self._running), timeout=grace)
+            for task in late:
                 task.cancel()
-            if pending:
-                await asyncio.wait(pending)
-                log.warning("outbox %s: %d send(s) cancelled at stop", self.platform, len(pending))
+            if late:
+                await asyncio.wait(late)
+                log.warning("outbox %s: %d send(s) cancelled at stop", self.platform, len(late))
+        if self._outcomes:
+            await self._commit([])
 
     async def __aenter__(self) -> OutboxDrainer:
         await self.start()
@@ -271,126 +303,200 @@ class OutboxDrainer:
     async def _run(self) -> None:
         log.info("outbox %s: draining (max %d in flight)", self.platform, self.max_in_flight)
         while not self._stopping:
-            # Cleared before claiming: an enqueue during the claim sets it again and we look once more.
+            if self._wake.is_set() or time.monotonic() >= self._recheck_at:
+                self._exhausted = False  # new alerts were queued, or paced chats and backoffs came due
+            # Cleared before looking: an enqueue or a finished send meanwhile sets them and we look again.
             self._wake.clear()
-            free = self.max_in_flight - len(self._sends)
-            starved = True
-            if free > 0:
-                try:
-                    alerts = await self._claim(free)
-                except Exception:
-                    log.exception("outbox %s: claiming alerts failed; retrying shortly", self.platform)
-                    alerts = []
-                for alert in alerts:
-                    self._launch(alert)
-                starved = len(alerts) < free
-            await self._idle(self._wait_time(starved))
+            self._kick.clear()
+            try:
+                await self._turn()
+            except Exception:
+                log.exception("outbox %s: writing outcomes or claiming alerts failed; retrying shortly",
+                              self.platform)
+                self._exhausted = True
+            await self._idle(self._wait_time())
         log.info("outbox %s: stopped claiming", self.platform)
 
-    def _wait_time(self, starved: bool) -> float:
-        if not starved:
-            return self.poll_interval  # all slots busy: a finished send sets the event
-        # Nothing more was due for the free slots: look again when the next paced chat opens up.
-        now = time.monotonic()
-        soonest = min((t for t in self._not_before.values() if t > now), default=None)
-        if soonest is None:
-            return self.poll_interval
-        return min(self.poll_interval, max(soonest - now, 0.005))
+    async def _turn(self) -> None:
+        """Write finished outcomes and fill the free slots, until no slot is free or nothing is due."""
+        looked = 0
+        while not self._stopping:
+            free = self.max_in_flight - len(self._running)  # outcomes written below free their slots
+            picked = self._pick(free)
+            if not picked and free > 0 and not self._exhausted and looked < 2:
+                await self._look_ahead()
+                looked += 1
+                picked = self._pick(free)
+            if not picked and not self._outcomes:
+                if looked >= 2:
+                    self._exhausted = True  # whatever we read could not be claimed; wait for the recheck
+                return
+            for alert in await self._commit(picked):
+                self._launch(alert)
 
-    async def _idle(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._wake.wait()
+    def _pick(self, free: int) -> list[int]:
+        """Up to `free` looked-ahead alerts whose chats may be sent to now, one per chat."""
+        if free <= 0 or not self._ready:
+            return []
+        busy = self._busy_chats()
+        picked: dict[str, int] = {}
+        while self._ready and len(picked) < free:
+            alert_id, chat = self._ready.popleft()
+            if chat not in busy and chat not in picked:
+                picked[chat] = alert_id
+        return list(picked.values())
 
-    async def _claim(self, limit: int) -> list[Alert]:
+    async def _look_ahead(self) -> None:
+        """Read the next due heads of line: one scan of the queue for many sends (claiming re-checks)."""
+        found = await self.repo.candidates(self.platform, self.lookahead, self.clock(), self._busy_chats())
+        self._ready = deque(found)
+        self._exhausted = len(found) < self.lookahead
+
+    async def _commit(self, claim: list[int]) -> list[Alert]:
+        """One transaction: the finished sends' outcomes, then the claim of `claim`'s rows."""
+        outcomes, self._outcomes = self._outcomes, []
+        now = self.clock()
+        try:
+            async with self.repo.db.transaction() as conn:
+                for outcome in outcomes:
+                    await self._write(conn, outcome, now)
+                claimed = await self.repo.claim_ids(claim, now, conn=conn) if claim else []
+        except BaseException:
+            self._outcomes[:0] = outcomes  # not written: keep them (and their slots) for the next turn
+            raise
+        self.stats.transactions += 1
+        for outcome in outcomes:
+            await self._after(outcome)
+        unknown = [a.chat_id for a in claimed if a.chat_id not in self._group_types]
+        if unknown:
+            await self._learn_types(unknown)
+        return claimed
+
+    async def _write(self, conn: aiosqlite.Connection, outcome: _Outcome, now: datetime) -> None:
+        alert = outcome.alert
+        if outcome.status == "sent":
+            await self.repo.mark_sent(alert.id, now, conn=conn)
+        elif outcome.status == "retry":
+            await self.repo.mark_retry(alert.id, outcome.delay, outcome.error, count_attempt=outcome.count_attempt,
+                                       now=now, conn=conn)
+        elif outcome.status == "failed":
+            await self.repo.mark_failed(alert.id, outcome.error, conn=conn)
+        else:  # unreachable: block the chat and drop its queue with this alert, all or nothing
+            reason = f"chat unreachable: {outcome.error}"
+            await self.chats.mark_blocked(self.platform, alert.chat_id, outcome.error, conn=conn)
+            await self.repo.mark_dropped(alert.id, reason, conn=conn)
+            outcome.delay = await self.repo.drop_for_chat(self.platform, alert.chat_id, reason, conn=conn)
+
+    async def _after(self, outcome: _Outcome) -> None:
+        """Count and log an outcome once it is stored; run the unreachable hook."""
+        alert = outcome.alert
+        if outcome.status == "sent":
+            self.stats.sent += 1
+        elif outcome.status == "retry":
+            if outcome.count_attempt:
+                self.stats.retried += 1
+            else:
+                self.stats.flood_waits += 1
+        elif outcome.status == "failed":
+            self.stats.failed += 1
+            log.error("outbox %s: alert %d (%s) to chat %s failed: %s", self.platform, alert.id, alert.kind,
+                      alert.chat_id, outcome.error)
+        else:
+            self.stats.dropped_chats += 1
+            log.warning("outbox %s: chat %s unreachable (%s); marked blocked, %d queued alert(s) dropped until "
+                        "/start", self.platform, alert.chat_id, outcome.error, int(outcome.delay) + 1)
+            if self.on_unreachable is not None:
+                try:
+                    await self.on_unreachable(self.platform, alert.chat_id, outcome.error)
+                except Exception:
+                    log.exception("outbox %s: on_unreachable hook failed for chat %s", self.platform,
+                                  alert.chat_id)
+
+    def _busy_chats(self) -> set[str]:
+        """Chats that may not be sent to now: paced, flood-waiting, backing off, or with a send in flight."""
         now = time.monotonic()
         for chat, t in list(self._not_before.items()):
             if t <= now:
                 del self._not_before[chat]
-        exclude = set(self._not_before) | set(self._sends.values())
-        alerts = await self.repo.claim(self.platform, limit, self.clock(), exclude)
-        unknown = [a.chat_id for a in alerts if a.chat_id not in self._group_types]
-        if unknown:
-            await self._learn_types(unknown)
-        return alerts
+        busy = set(self._not_before) | set(self._running.values())
+        busy.update(o.alert.chat_id for o in self._outcomes)
+        return busy
+
+    def _wait_time(self) -> float:
+        """How long to sleep unless woken (a new alert, a finished send)."""
+        if not self._exhausted:
+            return self.poll_interval  # every slot is busy: a finished send wakes us
+        # Everything due is taken: look again when the next paced chat opens up, or at the poll interval
+        # (rows queued by another process, backoffs of a previous run).
+        now = time.monotonic()
+        soonest = min((t for t in self._not_before.values() if t > now), default=None)
+        gap = self.poll_interval if soonest is None else min(self.poll_interval, max(soonest - now, MIN_RECHECK))
+        self._recheck_at = now + gap
+        return gap
+
+    async def _idle(self, seconds: float) -> None:
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(self._kick.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
     def _launch(self, alert: Alert) -> None:
         task = asyncio.create_task(self._deliver(alert), name=f"outbox-send-{alert.id}")
-        self._sends[task] = alert.chat_id
-        self.stats.max_in_flight_seen = max(self.stats.max_in_flight_seen, len(self._sends))
+        self._running[task] = alert.chat_id
+        self.stats.max_in_flight_seen = max(self.stats.max_in_flight_seen, len(self._running) + len(self._outcomes))
         task.add_done_callback(self._send_done)
 
-    def _send_done(self, task: asyncio.Task[None]) -> None:
-        self._sends.pop(task, None)
-        if not task.cancelled() and task.exception() is not None:
+    def _send_done(self, task: asyncio.Task[_Outcome]) -> None:
+        self._running.pop(task, None)
+        if task.cancelled():
+            return  # its row stays `sending`: the next start re-queues it
+        if task.exception() is not None:  # _deliver catches everything; this would be a bug in it
             log.error("outbox %s: send task crashed", self.platform, exc_info=task.exception())
-        self._wake.set()  # a slot is free
+            return
+        self._outcomes.append(task.result())
+        self._kick.set()
 
     # ---- one alert ----------------------------------------------------------------------------------------
 
-    async def _deliver(self, alert: Alert) -> None:
+    async def _deliver(self, alert: Alert) -> _Outcome:
+        """Send one alert and say how it went; storage is written by the loop."""
         chat = alert.chat_id
         if alert.attempts > self.max_attempts:
             # Claimed this often without an outcome (e.g. the process died while sending it every time).
-            await self._fail(alert, f"gave up after {alert.attempts - 1} attempts")
-            return
+            return _Outcome(alert, "failed", f"gave up after {alert.attempts - 1} attempts")
         try:
             reply = Reply.model_validate(alert.payload)
         except ValueError as exc:
-            await self._fail(alert, f"unreadable payload: {exc}")
-            return
+            return _Outcome(alert, "failed", f"unreadable payload: {exc}")
         await self._overall_slot()
         try:
             await self.sender.send(chat, reply)
         except RetryLater as exc:
-            self.stats.flood_waits += 1
             self._hold(chat, exc.seconds)
             log.info("outbox %s: chat %s flood wait %.1f s (alert %d)", self.platform, chat, exc.seconds, alert.id)
-            await self.repo.mark_retry(alert.id, exc.seconds, str(exc), count_attempt=False, now=self.clock())
+            return _Outcome(alert, "retry", str(exc), delay=exc.seconds, count_attempt=False)
         except ChatUnreachable as exc:
-            await self._unreachable(alert, exc.reason)
+            return _Outcome(alert, "unreachable", exc.reason)
         except PermanentSendError as exc:
             self._paced(chat)
-            await self._fail(alert, f"refused: {exc}")
+            return _Outcome(alert, "failed", f"refused: {exc}")
         except Exception as exc:
             self._paced(chat)
             if not isinstance(exc, TransientSendError):
                 log.exception("outbox %s: unexpected error sending alert %d; treating it as transient",
                               self.platform, alert.id)
+            error = str(exc) or type(exc).__name__
             if alert.attempts >= self.max_attempts:
-                await self._fail(alert, f"gave up after {alert.attempts} attempts: {exc}")
-            else:
-                delay = backoff_delay(alert.attempts, self.backoff_base, self.backoff_cap)
-                self.stats.retried += 1
-                log.info("outbox %s: alert %d to %s failed (%s); retry %d in %.1f s", self.platform, alert.id,
-                         chat, exc, alert.attempts, delay)
-                await self.repo.mark_retry(alert.id, delay, str(exc) or type(exc).__name__, now=self.clock())
-        else:
-            self._paced(chat)
-            await self.repo.mark_sent(alert.id, self.clock())
-            self.stats.sent += 1
-
-    async def _fail(self, alert: Alert, error: str) -> None:
-        self.stats.failed += 1
-        log.error("outbox %s: alert %d (%s) to chat %s failed: %s", self.platform, alert.id, alert.kind,
-                  alert.chat_id, error)
-        await self.repo.mark_failed(alert.id, error)
-
-    async def _unreachable(self, alert: Alert, reason: str) -> None:
-        chat = alert.chat_id
-        async with self.repo.db.transaction() as conn:
-            await self.chats.mark_blocked(self.platform, chat, reason, conn=conn)
-            await conn.execute("UPDATE alerts SET status = 'dropped', last_error = ? WHERE id = ?",
-                               (f"chat unreachable: {reason}"[:500], alert.id))
-            dropped = await self.repo.drop_for_chat(self.platform, chat, f"chat unreachable: {reason}", conn=conn)
-        self.stats.dropped_chats += 1
-        log.warning("outbox %s: chat %s unreachable (%s); marked blocked, %d queued alert(s) dropped until "
-                    "/start", self.platform, chat, reason, dropped + 1)
-        if self.on_unreachable is not None:
-            try:
-                await self.on_unreachable(self.platform, chat, reason)
-            except Exception:
-                log.exception("outbox %s: on_unreachable hook failed for chat %s", self.platform, chat)
+                return _Outcome(alert, "failed", f"gave up after {alert.attempts} attempts: {error}")
+            delay = backoff_delay(alert.attempts, self.backoff_base, self.backoff_cap)
+            self._hold(chat, delay)
+            log.info("outbox %s: alert %d to %s failed (%s); retry %d in %.1f s", self.platform, alert.id, chat,
+                     error, alert.attempts, delay)
+            return _Outcome(alert, "retry", error, delay=delay)
+        self._paced(chat)
+        return _Outcome(alert, "sent")
 
     # ---- pacing -------------------------------------------------------------------------------------------
 
