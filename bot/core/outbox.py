@@ -104,8 +104,9 @@ class AlertOutbox:
         """Store an alert and wake the platform's drainer; returns the alert id.
 
         With `conn` (from `db.transaction()`) the alert commits together with the caller's change. Waking
-        before that commit is harmless: the drainer's claim needs the write lock, so it sees the rows only
-        once committed (or not at all after a rollback).
+        before that commit is harmless: the drainer claims rows in a transaction of its own, which waits for
+        the write lock and re-checks every row, so it takes them only once committed (never after a
+        rollback).
         """
         alert_id = await self.alerts.enqueue(platform, str(chat_id), kind, reply.model_dump(mode="json"),
                                              dedupe_key=dedupe_key, conn=conn)

@@ -67,6 +67,7 @@ async def test_sigkill_mid_drain_loses_nothing_and_duplicates_at_most_max_in_fli
 
     assert set(delivered) == set(range(ALERTS)), f"lost: {sorted(set(range(ALERTS)) - set(delivered))}"
     duplicates = sum(count - 1 for count in delivered.values())
+    print(f"killed after {before_restart} deliveries; {duplicates} duplicate(s) after the restart")
     assert duplicates <= MAX_IN_FLIGHT, delivered.most_common(8)
     assert api.errors == []
     async with Database(db_path) as db:
