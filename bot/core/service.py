@@ -31,7 +31,9 @@ from engine.models import SignalParams
 from engine.signals import SentimentProvider
 from storage.activity import ActivityRepository
 from storage.admin import AuditRepository, ChatSettingsRepository, MessageRepository, UserAdminRepository
+from storage.chats import ChatRepository
 from storage.db import Database
+from storage.follows import JobRunRepository, SubscriptionRepository, WatchRepository
 from storage.models import User
 from storage.signals import SignalRepository
 from storage.state import FlowRepository, KeyValueRepository
@@ -57,12 +59,20 @@ class Services:
     messages: MessageRepository = field(init=False)
     user_admin: UserAdminRepository = field(init=False)
     chat_settings: ChatSettingsRepository = field(init=False)
+    watches: WatchRepository = field(init=False)
+    subscriptions: SubscriptionRepository = field(init=False)
+    job_runs: JobRunRepository = field(init=False)
+    chats: ChatRepository = field(init=False)
 
     def __post_init__(self) -> None:
         self.audit = AuditRepository(self.db)
         self.messages = MessageRepository(self.db)
         self.user_admin = UserAdminRepository(self.db)
         self.chat_settings = ChatSettingsRepository(self.db)
+        self.watches = WatchRepository(self.db)
+        self.subscriptions = SubscriptionRepository(self.db)
+        self.job_runs = JobRunRepository(self.db)
+        self.chats = ChatRepository(self.db)
         self.users = UserRepository(self.db)
         self.signals = SignalRepository(self.db)
         self.activity = ActivityRepository(self.db)
@@ -93,6 +103,7 @@ class TipsterCore:
         self.outbox: Notifier | None = None
         self.chat_admin_checks: dict[str, ChatAdminCheck] = {}
         # Later capabilities (monitoring, outbox, positions) add their lines to /stats and /health here.
+        self._known_chats: set[tuple[str, str]] = set()
         self.start_hooks: list[Callable[[ChatContext], Awaitable[None]]] = []
         self.stats_sections: list[Callable[[], Awaitable[list[str]]]] = []
         self.health_sections: list[Callable[[], Awaitable[list[str]]]] = []
@@ -229,6 +240,7 @@ class TipsterCore:
             user = await self.ensure_user(ctx)
         except Exception:
             return [self._internal_error("registering you")]
+        await self._remember_chat(ctx)
         if len(text) > MAX_MESSAGE_LEN:
             return [Reply(text=f"That message is too long ({len(text)} characters; the limit is "
                           f"{MAX_MESSAGE_LEN}). Send /help for the commands.")]
@@ -307,6 +319,17 @@ class TipsterCore:
         if not ctx.is_private:
             return []  # group chatter is not for us
         return [Reply(text="I answer commands. Try /signal BTC/USDT 1h, or /help for the list.")]
+
+    async def _remember_chat(self, ctx: ChatContext) -> None:
+        """Know every chat we talk in (its type paces alerts: groups get 20/min) — once per chat per process."""
+        key = (ctx.platform, ctx.chat_id)
+        if key in self._known_chats:
+            return
+        try:
+            await self.services.chats.upsert(ctx.platform, ctx.chat_id, ctx.chat_type)
+            self._known_chats.add(key)
+        except Exception:
+            log.exception("could not record chat %s", ctx.chat_key)
 
     def _authorise(self, user: User, permission: Permission, what: str) -> None:
         """The permission table decides; pending, expired and disabled users keep only BASIC commands."""

@@ -1,0 +1,1 @@
+"""Jobs the scheduler runs: signal monitoring, watchlist scans, daily summaries (later: positions)."""

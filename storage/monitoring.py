@@ -1,0 +1,93 @@
+"""Storage side of the signal monitor: active tips, compact per-cycle records, status changes with their
+alerts committed together, expiry."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from engine.models import Signal
+from storage.alerts import AlertRepository
+from storage.db import Database, to_db_time, utcnow
+from storage.signals import _dec, _signal
+
+
+class MonitorRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.alerts = AlertRepository(db)
+
+    async def active(self) -> list[Signal]:
+        rows = await self.db.fetchall("SELECT * FROM signals WHERE status = 'active' ORDER BY symbol, timeframe, id")
+        return [_signal(r) for r in rows]
+
+    async def record_checked(self, rows: Iterable[tuple[int, float, float, float, str, datetime]]) -> None:
+        """Unchanged tips: bump a counter and keep the last values (history does not grow per cycle)."""
+        now = to_db_time(utcnow())
+        params = [(sid, now, fused, tech, sent, price, to_db_time(bar)) for sid, fused, tech, sent, price, bar in rows]
+        if not params:
+            return
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO signal_monitor(signal_id, cycles, last_checked_at, last_fused, last_technical,"
+                " last_sentiment, last_price, last_bar_time) VALUES (?, 1, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(signal_id) DO UPDATE SET cycles = cycles + 1,"
+                " last_checked_at = excluded.last_checked_at, last_fused = excluded.last_fused,"
+                " last_technical = excluded.last_technical, last_sentiment = excluded.last_sentiment,"
+                " last_price = excluded.last_price, last_bar_time = excluded.last_bar_time", params)
+
+    async def apply_change(self, old: Signal, new: Signal,
+                           alerts: list[tuple[str, str, str, dict[str, Any], str | None]]) -> None:
+        """Store the re-evaluated tip, its `status_changed` event and its alerts in one transaction.
+
+        `alerts` are (platform, chat_id, kind, payload, dedupe_key); a crash commits all or none of it.
+        """
+        assert old.id is not None
+        now = to_db_time(utcnow())
+        stored = new.model_copy(update={"id": old.id, "user_id": old.user_id, "created_at": old.created_at,
+                                        "status": "active"})
+        data = {
+            "old": old.recommendation.value, "new": new.recommendation.value,
+            "technical": round(new.technical_score, 6), "sentiment": round(new.sentiment_score, 6),
+            "fused": round(new.fused_score, 6), "confidence": round(new.confidence, 6), "price": str(new.price),
+        }
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE signals SET recommendation = ?, confidence = ?, technical_score = ?, sentiment_score = ?,"
+                " fused_score = ?, price = ?, atr = ?, stop_loss = ?, take_profit = ?, bar_time = ?,"
+                " data_json = ?, updated_at = ? WHERE id = ?",
+                (new.recommendation.value, new.confidence, new.technical_score, new.sentiment_score,
+                 new.fused_score, _dec(new.price), _dec(new.atr), _dec(new.stop_loss), _dec(new.take_profit),
+                 to_db_time(new.bar_time), stored.model_dump_json(exclude={"id"}), now, old.id))
+            await conn.execute(
+                "INSERT INTO signal_history(signal_id, event, description, data_json, created_at)"
+                " VALUES (?, 'status_changed', ?, ?, ?)",
+                (old.id, f"Status changed: {old.recommendation.value} → {new.recommendation.value}",
+                 json.dumps(data), now))
+            await conn.execute("DELETE FROM signal_monitor WHERE signal_id = ?", (old.id,))
+            for platform, chat_id, kind, payload, dedupe in alerts:
+                await self.alerts.enqueue(platform, chat_id, kind, payload, dedupe, conn=conn)
+
+    async def expire(self, signal_ids: list[int], reason: str) -> None:
+        if not signal_ids:
+            return
+        now = to_db_time(utcnow())
+        async with self.db.transaction() as conn:
+            await conn.executemany("UPDATE signals SET status = 'expired', updated_at = ? WHERE id = ?",
+                                   [(now, sid) for sid in signal_ids])
+            await conn.executemany(
+                "INSERT INTO signal_history(signal_id, event, description, data_json, created_at)"
+                " VALUES (?, 'expired', ?, '{}', ?)", [(sid, reason, now) for sid in signal_ids])
+
+    async def chat_of(self, signal_id: int) -> tuple[str, str] | None:
+        row = await self.db.fetchone("SELECT platform, chat_id FROM signals WHERE id = ?", (signal_id,))
+        return (row[0], row[1]) if row else None
+
+    async def chats_of(self, signal_ids: list[int]) -> dict[int, tuple[str, str]]:
+        if not signal_ids:
+            return {}
+        marks = ",".join("?" * len(signal_ids))
+        rows = await self.db.fetchall(f"SELECT id, platform, chat_id FROM signals WHERE id IN ({marks})", signal_ids)
+        return {r[0]: (r[1], r[2]) for r in rows}
