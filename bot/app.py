@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bot.core.outbox import outbox_of
+from bot.core.scheduler import JobScheduler, build_scheduler
 from bot.core.service import Services, TipsterCore
 from engine.config import Settings, use_settings
 from engine.market.base import MarketData
@@ -48,3 +49,15 @@ async def open_core(settings: Settings, *, market: MarketData | None = None) -> 
         yield core
     finally:
         await db.close()
+
+
+@asynccontextmanager
+async def jobs_running(core: TipsterCore) -> AsyncIterator[JobScheduler]:
+    """The application's scheduled jobs (monitoring, scans, summaries) while the block runs."""
+    scheduler = build_scheduler(core)
+    await scheduler.start()
+    try:
+        yield scheduler
+    finally:
+        await scheduler.stop()
+        core.scheduler = None

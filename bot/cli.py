@@ -26,21 +26,21 @@ def _load(args: argparse.Namespace) -> Settings:
 
 
 async def _demo(settings: Settings) -> None:
-    from bot.app import open_core
+    from bot.app import jobs_running, open_core
     from bot.console.chat import ConsoleChat
 
     # The person at the terminal runs the process: the console user is its owner (admin).
     if CONSOLE_OWNER not in settings.admins:
         settings = settings.model_copy(update={"admins": [*settings.admins, CONSOLE_OWNER]})
-    async with open_core(settings) as core:
+    async with open_core(settings) as core, jobs_running(core):
         await ConsoleChat(core).run()
 
 
 async def _run(settings: Settings) -> None:
-    from bot.app import open_core
+    from bot.app import jobs_running, open_core
     from bot.telegram.runner import run_telegram
 
-    async with open_core(settings) as core:
+    async with open_core(settings) as core, jobs_running(core):
         await run_telegram(core)
 
 

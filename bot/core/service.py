@@ -101,6 +101,7 @@ class TipsterCore:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.started_at = self.clock()
         self.outbox: Notifier | None = None
+        self.scheduler: Any = None  # bot.core.scheduler.JobScheduler while jobs run
         self.chat_admin_checks: dict[str, ChatAdminCheck] = {}
         # Later capabilities (monitoring, outbox, positions) add their lines to /stats and /health here.
         self._known_chats: set[tuple[str, str]] = set()
@@ -112,7 +113,11 @@ class TipsterCore:
     @classmethod
     async def create(cls, services: Services) -> TipsterCore:
         secret = await services.kv.secret("callback_secret")
-        return cls(services, CallbackCodec(secret))
+        core = cls(services, CallbackCodec(secret))
+        from bot.core.handlers.monitoring import stats_lines
+
+        core.stats_sections.append(lambda: stats_lines(core))
+        return core
 
     @property
     def settings(self) -> Settings:
