@@ -35,7 +35,8 @@ def to_db_time(value: datetime) -> str:
 def from_db_time(value: str | None) -> datetime | None:
     if value is None:
         return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    # fromisoformat is ~20x faster than strptime; it matters when a monitoring cycle loads 10,000 tips.
+    return datetime.fromisoformat(value)
 
 
 def migrations() -> list[tuple[int, str, str]]:

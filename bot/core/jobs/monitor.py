@@ -13,7 +13,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.core import cards
 from bot.core.replies import Reply
@@ -23,7 +23,7 @@ from engine.models import Signal
 from engine.reevaluate import rescore_group
 from engine.signals import MIN_BARS, build_signal, snapshot
 from storage.follows import SubscriptionRepository
-from storage.monitoring import MonitorRepository
+from storage.monitoring import AlertSpec, MonitorRepository
 
 if TYPE_CHECKING:
     from bot.core.service import TipsterCore
@@ -48,14 +48,19 @@ class SignalMonitor:
         self.core = core
         self.repo = MonitorRepository(core.services.db)
         self.subscriptions = SubscriptionRepository(core.services.db)
+        # Per cycle: where each tip's owner hears of it, and owners' timezones (looked up once).
+        self._chats: dict[int, tuple[str, str]] = {}
+        self._tz: dict[int, str] = {}
 
     async def run_cycle(self) -> CycleResult:
         started = time.perf_counter()
         result = CycleResult(started_at=self.core.now())
-        signals = await self.repo.active()
+        self._chats: dict[int, tuple[str, str]] = {}
+        self._tz: dict[int, str] = {}
         groups: dict[tuple[str, str], list[Signal]] = defaultdict(list)
-        for signal in signals:
+        for signal, chat in await self.repo.active_with_chats():
             groups[(signal.symbol, signal.timeframe)].append(signal)
+            self._chats[signal.id or 0] = chat
         semaphore = asyncio.Semaphore(GROUP_CONCURRENCY)
 
         async def one(key: tuple[str, str], members: list[Signal]) -> None:
@@ -106,6 +111,7 @@ class SignalMonitor:
         scores = rescore_group(values, sentiment, [s.params for s in live])
         result.monitored += len(live)
         unchanged = []
+        changes: list[tuple[Signal, Signal, list[AlertSpec]]] = []
         price = str(candles.close[-1])
         subscribers = None
         for i, signal in enumerate(live):
@@ -120,23 +126,28 @@ class SignalMonitor:
                                  tp_atr=settings.risk.tp_atr)
             fresh = fresh.model_copy(update={
                 "extra": {**fresh.extra, "created_bar_time": _created_bar(signal).isoformat()}})
-            alerts = await self._alerts(signal, fresh, subscribers, result.started_at)
-            await self.repo.apply_change(signal, fresh, alerts)
-            result.changed += 1
+            changes.append((signal, fresh, await self._alerts(signal, fresh, subscribers, result.started_at)))
+        await self.repo.apply_changes(changes)
+        result.changed += len(changes)
         await self.repo.record_checked(unchanged)
 
+    async def _owner_tz(self, user_id: int) -> str:
+        if user_id not in self._tz:
+            user = await self.core.services.users.get(user_id)
+            self._tz[user_id] = self.core.user_tz(user) if user else "UTC"
+        return self._tz[user_id]
+
     async def _alerts(self, old: Signal, new: Signal, subscribers: list[tuple[str, str]],
-                      cycle: datetime) -> list[tuple[str, str, str, dict[str, Any], str | None]]:
+                      cycle: datetime) -> list[AlertSpec]:
         """The owner gets the updated card; each subscribed chat one market-level line per transition."""
-        owner_chat = await self.repo.chat_of(old.id or 0)
+        owner_chat = self._chats.get(old.id or 0)
         change = f"{old.recommendation.value} → {new.recommendation.value}"
-        out: list[tuple[str, str, str, dict[str, Any], str | None]] = []
+        out: list[AlertSpec] = []
         if owner_chat is not None:
             from bot.core.handlers.signals import card_buttons
 
             shown = new.model_copy(update={"id": old.id, "created_at": old.created_at})
-            user = await self.core.services.users.get(old.user_id or 0)
-            tz = self.core.user_tz(user) if user else "UTC"
+            tz = await self._owner_tz(old.user_id or 0)
             reply = Reply(title=f"🔁 Tip #{old.id} changed: {change} · {new.symbol} {new.timeframe}",
                           text=cards.tip_card(shown, tz), buttons=card_buttons(self.core, shown))
             out.append((owner_chat[0], owner_chat[1], "status_change", reply.model_dump(mode="json"), None))
