@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bot.app import open_core
 from bot.core.jobs.monitor import SignalMonitor
+from bot.core.service import TipsterCore
 from engine.config import load_settings
 from engine.market.base import MarketData
 from engine.market.replay import ReplayMarket
@@ -28,6 +29,7 @@ from engine.signals import generate_signal
 from storage.db import to_db_time, utcnow
 
 BASES = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
+CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
 
 
 class AliasMarket:
@@ -57,7 +59,7 @@ class AliasMarket:
         return self.inner.status()
 
 
-async def seed_signals(core, market: AliasMarket, count: int) -> None:  # noqa: ANN001 - TipsterCore
+async def seed_signals(core: TipsterCore, market: AliasMarket, count: int) -> None:
     """10,000 tips in one transaction, each with its own thresholds and weights."""
     rng = random.Random(7)
     user, _ = await core.services.users.register("console:bench", "trader")
@@ -83,7 +85,7 @@ async def seed_signals(core, market: AliasMarket, count: int) -> None:  # noqa: 
             " data_json, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
 
-async def per_signal_reference(core, market: MarketData, sample: int) -> float:  # noqa: ANN001
+async def per_signal_reference(core: TipsterCore, market: MarketData, sample: int) -> float:
     """Seed 000's way: every tip fetched, computed, scored and written on its own. Seconds per tip."""
     signals = (await SignalMonitor(core).repo.active())[:sample]
     started = time.perf_counter()
@@ -101,7 +103,7 @@ async def per_signal_reference(core, market: MarketData, sample: int) -> float: 
 
 async def main(signals: int, symbols: int, sample: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(Path(__file__).resolve().parents[1] / "config.yaml",
+        settings = load_settings(CONFIG,
                                  storage={"sqlite_path": f"{tmp}/bench.sqlite"}, sentiment={"model": "offline"},
                                  monitor={"signal_ttl_bars": 10_000})
         replay = ReplayMarket(start=settings.market.replay.start, speed=0)

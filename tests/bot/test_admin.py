@@ -85,6 +85,7 @@ ADMIN_COMMANDS = {
     "/reply 1 thanks": "No message #1",
     "/stats": "Users by role",
     "/health": "Storage: ok",
+    "/monitor now": "Jobs are not running",
 }
 
 
