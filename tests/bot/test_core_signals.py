@@ -37,7 +37,8 @@ async def test_signal_card_is_stored_and_labelled_demo(core: TipsterCore):
     for needle in ("Confidence", "Reasoning: Technical:", "Sentiment", "RSI", "ATR", "Not financial advice",
                    "buy ≥ +0.30", "weights technical 0.6 / sentiment 0.4", "Tip #1"):
         assert needle in card.text
-    assert [b.label for b in card.buttons[0]] == ["🔄 Refresh", "📜 History", "✖ Dismiss"]
+    assert [[b.label for b in row] for row in card.buttons] == [["🔄 Refresh", "📜 History", "✖ Dismiss"],
+                                                                ["👁 Watch"]]
     stored = await core.services.signals.get(1)
     assert stored is not None and stored.symbol == "BTC/USDT" and stored.demo
     history = await core.services.signals.history(1)

@@ -62,8 +62,14 @@ async def test_start_signal_buttons_and_bad_input(production_logging, bot: FakeB
     card = (await api.wait_for_messages(42, 2))[1]
     assert "BTC/USDT · 1h · DEMO" in card.text and "Not financial advice" in card.text
     keys = buttons(card)
-    assert set(keys) == {"🔄 Refresh", "📜 History", "✖ Dismiss"}
+    assert set(keys) == {"🔄 Refresh", "📜 History", "✖ Dismiss", "👁 Watch"}
+    assert all(len(row) <= 3 for row in card.reply_markup["inline_keyboard"])
     assert all(len(v.encode()) <= 64 for v in keys.values())
+
+    # Watch answers the callback with a notice and adds the market to this chat's watchlist.
+    qid = api.press_button(42, 42, card.message_id, keys["👁 Watch"])
+    answer = await api.wait_for_callback_answer(qid)
+    assert answer.text == "Watching BTC/USDT 1h in this chat."
 
     # A real button press: History answers the callback and sends the events.
     qid = api.press_button(42, 42, card.message_id, keys["📜 History"])

@@ -1,7 +1,9 @@
-"""/settings: a user's defaults for tips (timeframe, thresholds, weights) and their timezone."""
+"""/settings: a user's defaults for tips (timeframe, thresholds, weights), their timezone, and the chat's
+daily summary time (a setting of the chat, like a group's timezone)."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from bot.core.args import parse_number, parse_timeframe, parse_timezone, shorten, split_key_values
@@ -13,7 +15,8 @@ from engine.scoring import validate_params
 if TYPE_CHECKING:
     from bot.core.service import TipsterCore
 
-USAGE = "/settings [timeframe=1h] [buy=0.3] [sell=-0.3] [tw=0.6] [sw=0.4] [tz=Europe/Berlin] [reset]"
+USAGE = ("/settings [timeframe=1h] [buy=0.3] [sell=-0.3] [tw=0.6] [sw=0.4] [tz=Europe/Berlin] "
+         "[summary=HH:MM|off] [reset]")
 
 # Accepted keys → stored setting name.
 KEYS = {
@@ -23,11 +26,27 @@ KEYS = {
     "tw": "technical_weight", "technical_weight": "technical_weight",
     "sw": "sentiment_weight", "sentiment_weight": "sentiment_weight",
     "tz": "timezone", "timezone": "timezone",
+    "summary": "summary",
 }
+# Settings of the chat rather than of the user: in a group only the group's administrators change them.
+CHAT_KEYS = ("timezone", "summary")
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
-def _describe(core: TipsterCore, settings: dict[str, Any]) -> str:
+def parse_summary(raw: str) -> str:
+    """`off`, or a time of day HH:MM (in the chat's timezone) normalised to two-digit hours."""
+    text = raw.strip().lower()
+    if text == "off":
+        return "off"
+    match = _HHMM.match(text)
+    if match is None:
+        raise UserError(f"summary must be a time HH:MM (e.g. 21:00) or off, not {shorten(raw)!r}.", USAGE)
+    return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+
+def _describe(core: TipsterCore, settings: dict[str, Any], chat: dict[str, Any] | None = None) -> str:
     params = core.user_params_from(settings)
+    summary = (chat or {}).get("summary")
     tf = settings.get("timeframe", core.settings.market.default_timeframe)
     tz = settings.get("timezone", "UTC")
 
@@ -41,6 +60,8 @@ def _describe(core: TipsterCore, settings: dict[str, Any]) -> str:
         f"tw = {params.technical_weight:g}{mark('technical_weight')}",
         f"sw = {params.sentiment_weight:g}{mark('sentiment_weight')}",
         f"tz = {tz}{mark('timezone')}",
+        f"summary = {summary or core.settings.summary.time}{'' if summary else ' (default)'}"
+        f" (this chat's daily summary{'' if summary == 'off' else ', in its local time'})",
         "",
         f"Change with: {USAGE}",
     ])
@@ -49,16 +70,40 @@ def _describe(core: TipsterCore, settings: dict[str, Any]) -> str:
 @registry.command("settings", USAGE, "show or change your defaults", group="Settings")
 async def settings_cmd(core: TipsterCore, req: Request) -> list[Reply]:
     current = dict(req.user.settings)
+    chat = await core.services.chat_settings.get(req.ctx.platform, req.ctx.chat_id)
     if not req.args:
-        return [Reply(title="Your settings", text=_describe(core, current))]
+        return [Reply(title="Your settings", text=_describe(core, current, chat))]
     positional, pairs = split_key_values(req.args, USAGE)
     if positional == ["reset"] and not pairs:
         await core.services.users.update_settings(req.user.id, {})
+        if req.ctx.is_private and chat.get("summary"):  # a private chat's settings are its user's own
+            chat = await core.services.chat_settings.update(req.ctx.platform, req.ctx.chat_id, {"summary": None})
         await core.services.activity.log(req.user.id, "settings_changed", "Reset settings to defaults")
-        return [Reply(title="Settings reset to defaults", text=_describe(core, {}))]
+        return [Reply(title="Settings reset to defaults", text=_describe(core, {}, chat))]
     if positional:
         raise UserError(f"Unexpected {shorten(positional[0])!r}: give settings as key=value.", USAGE)
-    updated = dict(current)
+    changed = _parse_changes(pairs)
+    # The summary time is always the chat's; in a group the timezone is the group's too.
+    chat_changes = {k: changed.pop(k) for k in CHAT_KEYS
+                    if k in changed and (k == "summary" or not req.ctx.is_private)}
+    updated = {**current, **changed}
+    params = core.user_params_from(updated)
+    try:
+        validate_params(params.technical_weight, params.sentiment_weight, params.buy_threshold,
+                        params.sell_threshold)
+    except ValueError as exc:
+        raise UserError(f"Not saved: {exc}.", USAGE) from None
+    if chat_changes:
+        chat = await _save_chat_settings(core, req, chat_changes)
+    if changed:
+        await core.services.users.update_settings(req.user.id, updated)
+        await core.services.activity.log(req.user.id, "settings_changed", "Changed settings", **changed)
+    elif not req.ctx.is_private:
+        return [Reply(text=_group_change_text(chat_changes))]
+    return [Reply(title="Settings saved", text=_describe(core, updated, chat))]
+
+
+def _parse_changes(pairs: dict[str, str]) -> dict[str, Any]:
     changed: dict[str, Any] = {}
     for key, raw in pairs.items():
         field = KEYS.get(key)
@@ -68,6 +113,8 @@ async def settings_cmd(core: TipsterCore, req: Request) -> list[Reply]:
             value: Any = parse_timeframe(raw, USAGE)
         elif field == "timezone":
             value = parse_timezone(raw, USAGE)
+        elif field == "summary":
+            value = parse_summary(raw)
         elif field.endswith("weight"):
             value = parse_number(raw, key, 0.0, 1.0, USAGE)
         else:
@@ -80,23 +127,27 @@ async def settings_cmd(core: TipsterCore, req: Request) -> list[Reply]:
         changed["sentiment_weight"] = round(1.0 - changed["technical_weight"], 10)
     elif "sentiment_weight" in changed and "technical_weight" not in changed:
         changed["technical_weight"] = round(1.0 - changed["sentiment_weight"], 10)
-    if not req.ctx.is_private and "timezone" in changed:
-        # In a group, the timezone is the group's own setting: only its administrators may change it.
+    return changed
+
+
+async def _save_chat_settings(core: TipsterCore, req: Request, changes: dict[str, Any]) -> dict[str, Any]:
+    """Store the chat's own settings; in a group only its administrators may change them."""
+    if not req.ctx.is_private:
         if not await core.is_chat_admin(req.ctx):
-            raise Refused("Changing this group's timezone needs the group's admin rights.",
+            raise Refused(f"Changing this group's {' and '.join(changes)} needs the group's admin rights.",
                           reason="not chat admin")
-        tz = changed.pop("timezone")
-        await core.services.chat_settings.update(req.ctx.platform, req.ctx.chat_id, {"timezone": tz})
-        await core.audit(req.user, "chat_settings", req.ctx.chat_key, "ok", timezone=tz)
-        if not changed:
-            return [Reply(text=f"This group's timezone is now {tz}.")]
-    updated.update(changed)
-    params = core.user_params_from(updated)
-    try:
-        validate_params(params.technical_weight, params.sentiment_weight, params.buy_threshold,
-                        params.sell_threshold)
-    except ValueError as exc:
-        raise UserError(f"Not saved: {exc}.", USAGE) from None
-    await core.services.users.update_settings(req.user.id, updated)
-    await core.services.activity.log(req.user.id, "settings_changed", "Changed settings", **changed)
-    return [Reply(title="Settings saved", text=_describe(core, updated))]
+        await core.audit(req.user, "chat_settings", req.ctx.chat_key, "ok", **changes)
+    else:
+        await core.services.activity.log(req.user.id, "settings_changed", "Changed chat settings", **changes)
+    return await core.services.chat_settings.update(req.ctx.platform, req.ctx.chat_id, changes)
+
+
+def _group_change_text(changes: dict[str, Any]) -> str:
+    lines = []
+    if "timezone" in changes:
+        lines.append(f"This group's timezone is now {changes['timezone']}.")
+    if changes.get("summary") == "off":
+        lines.append("This group's daily summary is now off.")
+    elif "summary" in changes:
+        lines.append(f"This group's daily summary is now at {changes['summary']} (its local time).")
+    return "\n".join(lines)

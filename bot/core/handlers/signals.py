@@ -36,8 +36,10 @@ PAGE_SIZE = 10
 def card_buttons(core: TipsterCore, signal: Signal) -> list[list[Button]]:
     if signal.status != "active":
         return [[core.button("History", "hi", signal.id)]]
+    # [Watch] gets a row of its own: three buttons is as wide as a phone shows comfortably.
     return [[core.button("🔄 Refresh", "rf", signal.id), core.button("📜 History", "hi", signal.id),
-             core.button("✖ Dismiss", "dm", signal.id)]]
+             core.button("✖ Dismiss", "dm", signal.id)],
+            [core.button("👁 Watch", "wa", signal.id)]]
 
 
 def card_reply(core: TipsterCore, signal: Signal, user: User, *, edit: bool = False) -> Reply:
