@@ -1,0 +1,79 @@
+"""The one protocol every broker implements (paper, Alpaca, ccxt), and the shapes of orders and fills.
+
+Money and quantities are `Decimal`. A broker call either returns a `Fill`, or raises a `BrokerError` that
+says whether trying again may help; it never leaves the caller guessing whether an order exists: with the
+`client_order_id` the caller chose, `order_status` finds out after a timeout or a crash.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+
+class Side(StrEnum):
+    LONG = "long"  # opened by a BUY tip
+    SHORT = "short"  # opened by a SELL tip
+
+
+class OrderStatus(StrEnum):
+    FILLED = "filled"
+    PENDING = "pending"  # accepted, not (fully) filled yet
+    REJECTED = "rejected"
+    CANCELED = "canceled"
+    NOT_FOUND = "not_found"  # the broker never saw this client_order_id
+
+
+class OrderRequest(BaseModel):
+    """Open (or close) a position at market. `price` is the reference price the user saw."""
+
+    client_order_id: str  # chosen by us before the call: the key for reconciliation
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    closing: bool = False  # True: this order closes `side` (sells a long, buys back a short)
+
+
+class Fill(BaseModel):
+    client_order_id: str
+    broker_order_id: str
+    status: OrderStatus
+    quantity: Decimal = Decimal(0)
+    price: Decimal = Decimal(0)
+    fee: Decimal = Decimal(0)
+    filled_at: datetime | None = None
+    bracket: bool = False  # the broker holds SL/TP orders for this position (else we monitor exits)
+    detail: str = ""
+
+
+class BrokerError(Exception):
+    """A broker call failed. `transient`: retrying later may succeed (timeouts, 429, 5xx)."""
+
+    def __init__(self, message: str, *, transient: bool = False, auth: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.auth = auth
+
+
+class OrderRejected(BrokerError):
+    """The broker refused the order (insufficient funds, invalid symbol, market closed ...)."""
+
+
+@runtime_checkable
+class Broker(Protocol):
+    name: str
+
+    async def submit(self, order: OrderRequest) -> Fill:
+        """Place a market order (with SL/TP where the broker supports brackets) and return its fill."""
+        ...
+
+    async def order_status(self, client_order_id: str) -> Fill:
+        """What became of an order we may or may not have placed (after a timeout or a crash)."""
+        ...
