@@ -1,0 +1,262 @@
+"""Positions, their broker orders and paper accounts. Every state change that moves money is one
+transaction with its alerts, so a crash leaves either the old state or the new one, never half of each.
+
+The lifecycle: `pending` (row and entry order stored BEFORE the broker is called) → `open` (fill stored)
+or `failed`; `open` → `closing` (exit order stored before the broker is called) → `closed`. Pending and
+closing rows are what reconciliation looks at after a timeout or a restart.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import aiosqlite
+
+from engine.brokers.base import Fill, Side
+from engine.positions import Position
+from storage.alerts import AlertRepository
+from storage.db import Database, from_db_time, to_db_time, utcnow
+
+AlertSpec = tuple[str, str, str, dict[str, Any], str | None]
+
+
+def _d(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _position(r: aiosqlite.Row) -> Position:
+    return Position(
+        id=r["id"], user_id=r["user_id"], signal_id=r["signal_id"], platform=r["platform"], chat_id=r["chat_id"],
+        symbol=r["symbol"], side=Side(r["side"]), broker=r["broker"], status=r["status"],
+        notional=Decimal(r["notional"]), quantity=_d(r["quantity"]), entry_price=_d(r["entry_price"]),
+        entry_fee=_d(r["entry_fee"]), stop_loss=_d(r["stop_loss"]), take_profit=_d(r["take_profit"]),
+        price_decimals=r["price_decimals"], trail_extreme=_d(r["trail_extreme"]),
+        trail_active=bool(r["trail_active"]), last_price=_d(r["last_price"]), last_alert_pnl=r["last_alert_pnl"],
+        near_target_sent=bool(r["near_target_sent"]),
+        exit_price=_d(r["exit_price"]), exit_fee=_d(r["exit_fee"]), exit_reason=r["exit_reason"],
+        pnl_abs=_d(r["pnl_abs"]), pnl_pct=r["pnl_pct"], error=r["error"], created_at=from_db_time(r["created_at"]),
+        opened_at=from_db_time(r["opened_at"]), closed_at=from_db_time(r["closed_at"]),
+    )
+
+
+class PaperAccount:
+    def __init__(self, cash: Decimal, starting_equity: Decimal, reset_at: datetime) -> None:
+        self.cash = cash
+        self.starting_equity = starting_equity
+        self.reset_at = reset_at
+
+
+class PositionRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.alerts = AlertRepository(db)
+
+    # ---- paper accounts ------------------------------------------------------------------------------
+
+    async def paper_account(self, user_id: int, starting_equity: Decimal) -> PaperAccount:
+        now = to_db_time(utcnow())
+        await self.db.execute(
+            "INSERT OR IGNORE INTO paper_accounts(user_id, cash, starting_equity, reset_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?)", (user_id, str(starting_equity), str(starting_equity), now, now))
+        row = await self.db.fetchone("SELECT * FROM paper_accounts WHERE user_id = ?", (user_id,))
+        assert row is not None
+        return PaperAccount(Decimal(row["cash"]), Decimal(row["starting_equity"]), from_db_time(row["reset_at"]))
+
+    async def reset_paper(self, user_id: int, starting_equity: Decimal) -> None:
+        now = to_db_time(utcnow())
+        await self.db.execute(
+            "INSERT INTO paper_accounts(user_id, cash, starting_equity, reset_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT(user_id) DO UPDATE SET cash = excluded.cash, starting_equity = excluded.starting_equity,"
+            " reset_at = excluded.reset_at, updated_at = excluded.updated_at",
+            (user_id, str(starting_equity), str(starting_equity), now, now))
+
+    @staticmethod
+    async def _move_cash(conn: aiosqlite.Connection, user_id: int, delta: Decimal) -> None:
+        row = await (await conn.execute("SELECT cash FROM paper_accounts WHERE user_id = ?", (user_id,))).fetchone()
+        if row is None:
+            raise RuntimeError("paper account missing")
+        await conn.execute("UPDATE paper_accounts SET cash = ?, updated_at = ? WHERE user_id = ?",
+                           (str(Decimal(row[0]) + delta), to_db_time(utcnow()), user_id))
+
+    # ---- lifecycle -----------------------------------------------------------------------------------
+
+    async def create_pending(self, *, user_id: int, signal_id: int | None, platform: str, chat_id: str, symbol: str,
+                             side: Side, broker: str, notional: Decimal, stop_loss: Decimal | None,
+                             take_profit: Decimal | None, price_decimals: int, client_order_id: str) -> int:
+        """The position and its entry order, stored before the broker is called."""
+        now = to_db_time(utcnow())
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "INSERT INTO positions(user_id, signal_id, platform, chat_id, symbol, side, broker, status, notional,"
+                " stop_loss, take_profit, price_decimals, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
+                (user_id, signal_id, platform, chat_id, symbol, side.value, broker, str(notional), _s(stop_loss),
+                 _s(take_profit), price_decimals, now, now))
+            position_id = int(cur.lastrowid or 0)
+            await conn.execute(
+                "INSERT INTO orders(position_id, purpose, client_order_id, broker, status, created_at, updated_at)"
+                " VALUES (?, 'entry', ?, ?, 'sent', ?, ?)", (position_id, client_order_id, broker, now, now))
+        return position_id
+
+    async def mark_open(self, position_id: int, client_order_id: str, fill: Fill, *, paper: bool,
+                        alerts: list[AlertSpec]) -> bool:
+        """Entry filled: position open, order filled, paper cash debited, fill alert queued — all or nothing.
+        False if the position was no longer pending (reconciled twice)."""
+        now = to_db_time(utcnow())
+        opened = to_db_time(fill.filled_at or utcnow())
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE positions SET status = 'open', quantity = ?, entry_price = ?, entry_fee = ?, trail_extreme = ?,"
+                " last_price = ?, opened_at = ?, updated_at = ? WHERE id = ? AND status = 'pending'",
+                (str(fill.quantity), str(fill.price), str(fill.fee), str(fill.price), str(fill.price), opened, now,
+                 position_id))
+            if cur.rowcount == 0:
+                return False
+            await self._order_done(conn, client_order_id, fill)
+            if paper:
+                cur = await conn.execute("SELECT user_id FROM positions WHERE id = ?", (position_id,))
+                row = await cur.fetchone()
+                await self._move_cash(conn, int(row[0]), -(fill.price * fill.quantity + fill.fee))
+            for platform, chat_id, kind, payload, dedupe in alerts:
+                await self.alerts.enqueue(platform, chat_id, kind, payload, dedupe, conn=conn)
+        return True
+
+    async def mark_failed(self, position_id: int, client_order_id: str, reason: str, order_status: str) -> None:
+        now = to_db_time(utcnow())
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE positions SET status = 'failed', error = ?, updated_at = ? WHERE id = ?"
+                               " AND status = 'pending'", (reason[:300], now, position_id))
+            await conn.execute("UPDATE orders SET status = ?, detail = ?, updated_at = ? WHERE client_order_id = ?",
+                               (order_status, reason[:300], now, client_order_id))
+
+    async def start_closing(self, position_id: int, client_order_id: str, reason: str) -> bool:
+        """Claim an open position for closing (exit order stored first). False if it is not open any more,
+        so two closes (a button and the monitor) can never both run."""
+        now = to_db_time(utcnow())
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE positions SET status = 'closing', exit_reason = ?, updated_at = ?"
+                " WHERE id = ? AND status = 'open'",
+                (reason, now, position_id))
+            if cur.rowcount == 0:
+                return False
+            row = await (await conn.execute("SELECT broker FROM positions WHERE id = ?", (position_id,))).fetchone()
+            await conn.execute(
+                "INSERT INTO orders(position_id, purpose, client_order_id, broker, status, created_at, updated_at)"
+                " VALUES (?, 'exit', ?, ?, 'sent', ?, ?)", (position_id, client_order_id, row[0], now, now))
+        return True
+
+    async def reopen(self, position_id: int, client_order_id: str, reason: str) -> None:
+        """The exit order was refused: the position stays open (and is said to be)."""
+        now = to_db_time(utcnow())
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE positions SET status = 'open', exit_reason = NULL, error = ?, updated_at = ?"
+                               " WHERE id = ? AND status = 'closing'", (reason[:300], now, position_id))
+            await conn.execute("UPDATE orders SET status = 'rejected', detail = ?, updated_at = ?"
+                               " WHERE client_order_id = ?", (reason[:300], now, client_order_id))
+
+    async def mark_closed(self, position: Position, client_order_id: str, fill: Fill, pnl_abs: Decimal,
+                          pnl_pct: float, *, paper: bool, alerts: list[AlertSpec]) -> bool:
+        now = to_db_time(utcnow())
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE positions SET status = 'closed', exit_price = ?, exit_fee = ?, pnl_abs = ?, pnl_pct = ?,"
+                " last_price = ?, closed_at = ?, updated_at = ? WHERE id = ? AND status = 'closing'",
+                (str(fill.price), str(fill.fee), str(pnl_abs), pnl_pct, str(fill.price),
+                 to_db_time(fill.filled_at or utcnow()), now, position.id))
+            if cur.rowcount == 0:
+                return False
+            await self._order_done(conn, client_order_id, fill)
+            if paper:
+                # Back comes what the entry cost, plus the gross result, minus the exit fee.
+                assert position.entry_price is not None and position.quantity is not None
+                cost = position.entry_price * position.quantity
+                await self._move_cash(conn, position.user_id, cost + pnl_abs + (position.entry_fee or 0))
+            for platform, chat_id, kind, payload, dedupe in alerts:
+                await self.alerts.enqueue(platform, chat_id, kind, payload, dedupe, conn=conn)
+        return True
+
+    @staticmethod
+    async def _order_done(conn: aiosqlite.Connection, client_order_id: str, fill: Fill) -> None:
+        await conn.execute(
+            "UPDATE orders SET status = ?, broker_order_id = ?, quantity = ?, price = ?, fee = ?, detail = ?,"
+            " updated_at = ? WHERE client_order_id = ?",
+            (fill.status.value, fill.broker_order_id, str(fill.quantity), str(fill.price), str(fill.fee),
+             fill.detail[:300], to_db_time(utcnow()), client_order_id))
+
+    async def update_marks(self, rows: list[tuple[int, str, str, int, float, int]]) -> None:
+        """(id, last_price, trail_extreme, trail_active, last_alert_pnl, near_target_sent) for open positions."""
+        if not rows:
+            return
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "UPDATE positions SET last_price = ?, trail_extreme = ?, trail_active = ?, last_alert_pnl = ?,"
+                " near_target_sent = ? WHERE id = ? AND status = 'open'",
+                [(p, e, a, pnl, n, i) for i, p, e, a, pnl, n in rows])
+
+    async def queue_alerts(self, alerts: list[AlertSpec]) -> None:
+        if alerts:
+            async with self.db.transaction() as conn:
+                for platform, chat_id, kind, payload, dedupe in alerts:
+                    await self.alerts.enqueue(platform, chat_id, kind, payload, dedupe, conn=conn)
+
+    # ---- reads ---------------------------------------------------------------------------------------
+
+    async def get(self, position_id: int) -> Position | None:
+        row = await self.db.fetchone("SELECT * FROM positions WHERE id = ?", (position_id,))
+        return _position(row) if row else None
+
+    async def with_status(self, *statuses: str, user_id: int | None = None) -> list[Position]:
+        marks = ",".join("?" * len(statuses))
+        sql = f"SELECT * FROM positions WHERE status IN ({marks})"
+        params: list[Any] = list(statuses)
+        if user_id is not None:
+            sql += " AND user_id = ?"
+            params.append(user_id)
+        rows = await self.db.fetchall(sql + " ORDER BY id", params)
+        return [_position(r) for r in rows]
+
+    async def order(self, position_id: int, purpose: str) -> str | None:
+        """The newest client_order_id of a position's entry or exit."""
+        return await self.db.scalar(
+            "SELECT client_order_id FROM orders WHERE position_id = ? AND purpose = ? ORDER BY id DESC LIMIT 1",
+            (position_id, purpose))
+
+    async def closed(self, user_id: int, since: datetime | None = None, limit: int = 1000,
+                     offset: int = 0) -> list[Position]:
+        sql, params = "SELECT * FROM positions WHERE user_id = ? AND status = 'closed'", [user_id]
+        if since is not None:
+            sql += " AND closed_at >= ?"
+            params.append(to_db_time(since))
+        rows = await self.db.fetchall(sql + " ORDER BY closed_at DESC, id DESC LIMIT ? OFFSET ?",
+                                      [*params, limit, offset])
+        return [_position(r) for r in rows]
+
+    async def count_closed(self, user_id: int) -> int:
+        return int(await self.db.scalar("SELECT COUNT(*) FROM positions WHERE user_id = ? AND status = 'closed'",
+                                        (user_id,)))
+
+    async def trades_since(self, user_id: int, since: datetime) -> int:
+        return int(await self.db.scalar(
+            "SELECT COUNT(*) FROM positions WHERE user_id = ? AND created_at >= ? AND status != 'failed'",
+            (user_id, to_db_time(since))))
+
+    async def exposure(self, user_id: int, symbol: str | None = None) -> Decimal:
+        """Notional of a user's open (and opening) positions, for one symbol or all."""
+        sql = "SELECT notional FROM positions WHERE user_id = ? AND status IN ('pending', 'open', 'closing')"
+        params: list[Any] = [user_id]
+        if symbol is not None:
+            sql += " AND symbol = ?"
+            params.append(symbol)
+        return sum((Decimal(r[0]) for r in await self.db.fetchall(sql, params)), Decimal(0))
+
+    async def open_on_signal(self, signal_id: int) -> bool:
+        return bool(await self.db.scalar(
+            "SELECT COUNT(*) FROM positions WHERE signal_id = ? AND status IN ('pending', 'open', 'closing')",
+            (signal_id,)))
