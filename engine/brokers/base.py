@@ -39,6 +39,11 @@ class OrderRequest(BaseModel):
     stop_loss: Decimal | None = None
     take_profit: Decimal | None = None
     closing: bool = False  # True: this order closes `side` (sells a long, buys back a short)
+    # The instrument's price decimals (tick), when known: fills are rounded to it.
+    price_decimals: int | None = None
+    # Closing only: the client order id of the entry this exit closes. A broker that holds the entry's SL/TP
+    # (a bracket) needs it to cancel those first, or to find that one of them already closed the position.
+    entry_client_order_id: str | None = None
 
 
 class Fill(BaseModel):
@@ -54,12 +59,15 @@ class Fill(BaseModel):
 
 
 class BrokerError(Exception):
-    """A broker call failed. `transient`: retrying later may succeed (timeouts, 429, 5xx)."""
+    """A broker call failed. `transient`: retrying later may succeed (timeouts, 429, 5xx); `auth`: the keys
+    were refused (stop and tell the user, never retry); `retry_after`: seconds the broker asked us to wait."""
 
-    def __init__(self, message: str, *, transient: bool = False, auth: bool = False) -> None:
+    def __init__(self, message: str, *, transient: bool = False, auth: bool = False,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.transient = transient
         self.auth = auth
+        self.retry_after = retry_after
 
 
 class OrderRejected(BrokerError):
@@ -74,6 +82,9 @@ class Broker(Protocol):
         """Place a market order (with SL/TP where the broker supports brackets) and return its fill."""
         ...
 
-    async def order_status(self, client_order_id: str) -> Fill:
-        """What became of an order we may or may not have placed (after a timeout or a crash)."""
+    async def order_status(self, client_order_id: str, symbol: str | None = None) -> Fill:
+        """What became of an order we may or may not have placed (after a timeout or a crash).
+
+        Pass the order's `symbol` when known: some exchanges (binance) look orders up per symbol only.
+        """
         ...

@@ -1,0 +1,140 @@
+"""Brokers: the paper simulation checked against hand-computed Decimal cases, and the Alpaca and ccxt brokers
+driven through their production code paths (alpaca-py's TradingClient, ccxt's binance class) against local
+servers that speak the brokers' REST APIs (tests/support/fake_alpaca.py, tests/support/fake_exchange.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal as D
+
+import pytest
+
+from engine.brokers.base import Broker, BrokerError, OrderRejected, OrderRequest, OrderStatus, Side
+from engine.brokers.paper import PaperBroker, fee_for, pnl, position_quantity, slipped_price
+from engine.market.base import NoData, UnknownSymbol
+
+# ---- paper -------------------------------------------------------------------------------------------
+
+NOON = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def prices(table: dict[str, str]):
+    async def price(symbol: str) -> D:
+        if symbol not in table:
+            raise UnknownSymbol(symbol, table)
+        value = table[symbol]
+        if value == "stale":
+            raise NoData(f"{symbol}: data is stale")
+        return D(value)
+
+    return price
+
+
+def paper(table: dict[str, str], fee: str = "0.1", slip: str = "0.05") -> PaperBroker:
+    return PaperBroker(prices(table), D(fee), D(slip), clock=lambda: NOON)
+
+
+def order(coid: str, symbol: str, side: Side, quantity: str, *, ref: str = "1", closing: bool = False,
+          decimals: int | None = 2, **kw) -> OrderRequest:
+    return OrderRequest(client_order_id=coid, symbol=symbol, side=side, quantity=D(quantity), price=D(ref),
+                        closing=closing, price_decimals=decimals, **kw)
+
+
+def test_position_quantity_rounds_down_so_cost_never_exceeds_size() -> None:
+    # 500 / 60,030 = 0.0083291687489…: down to 8 dp is 0.00832916 (half-up would give …17 and cost 500.0001)
+    assert position_quantity(D(500), D("60030.00"), 8) == D("0.00832916")
+    assert D("0.00832916") * D("60030.00") == D("499.9994748")  # ≤ 500
+    # 1,000 / 187.53 = 5.33248…: whole shares (Alpaca brackets) → 5
+    assert position_quantity(D(1000), D("187.53"), 0) == D(5)
+    for notional, price in [("100", "3.07"), ("1000", "0.1234"), ("777.77", "64999.99"), ("10", "3")]:
+        q = position_quantity(D(notional), D(price), 6)
+        assert q * D(price) <= D(notional) < (q + D("0.000001")) * D(price)
+    with pytest.raises(ValueError):
+        position_quantity(D(100), D(0), 8)
+
+
+def test_slippage_is_against_the_taker_and_rounds_against_it() -> None:
+    # buy: 60,000 × 1.0005 = 60,030.00 exactly; sell: 61,000 × 0.9995 = 60,969.50 exactly
+    assert slipped_price(D(60000), D("0.05"), buy=True, decimals=2) == D("60030.00")
+    assert slipped_price(D(61000), D("0.05"), buy=False, decimals=2) == D("60969.50")
+    # 33.333 × 1.0005 = 33.3496665 → a buyer pays the tick above, 33.35 (ceiling, not nearest)
+    # 33.333 × 0.9995 = 33.3163335 → a seller gets the tick below, 33.31 (half-up would say 33.32)
+    assert slipped_price(D("33.333"), D("0.05"), buy=True, decimals=2) == D("33.35")
+    assert slipped_price(D("33.333"), D("0.05"), buy=False, decimals=2) == D("33.31")
+    # without an instrument tick the exact product is kept
+    assert slipped_price(D(90), D("0.05"), buy=True) == D("90.0450")
+
+
+async def test_paper_long_round_trip_hand_computed() -> None:
+    broker = paper({"BTC/USDT": "60000"})
+    assert isinstance(broker, Broker)
+    # Entry: $500 of BTC at 60,000 with 0.05 % slippage and a 0.1 % fee.
+    #   fill  = 60,000 × 1.0005                 = 60,030.00
+    #   qty   = 500 / 60,030.00 rounded down    = 0.00832916
+    #   cost  = 0.00832916 × 60,030.00          = 499.9994748
+    #   fee   = 499.9994748 × 0.1 / 100         = 0.4999994748 → 0.49999947 (8 dp)
+    qty = position_quantity(D(500), slipped_price(D(60000), D("0.05"), True, 2), 8)
+    # the reference price the user saw (59,990) is NOT the fill: the current price is
+    entry = await broker.submit(order("e1", "BTC/USDT", Side.LONG, str(qty), ref="59990"))
+    assert entry.status is OrderStatus.FILLED
+    assert (entry.price, entry.quantity, entry.fee) == (D("60030.00"), D("0.00832916"), D("0.49999947"))
+    assert entry.broker_order_id.startswith("paper-") and entry.filled_at == NOON and entry.bracket
+
+    # Exit at 61,000 (a sell): 61,000 × 0.9995 = 60,969.50
+    #   proceeds = 0.00832916 × 60,969.50 = 507.82472062; fee = 0.50782472062 → 0.50782472
+    broker._price = prices({"BTC/USDT": "61000"})
+    exit_ = await broker.submit(order("x1", "BTC/USDT", Side.LONG, str(qty), closing=True))
+    assert (exit_.price, exit_.quantity, exit_.fee) == (D("60969.50"), D("0.00832916"), D("0.50782472"))
+    assert not exit_.bracket
+    # PnL: (60,969.50 − 60,030.00) / 60,030.00 = 939.5 / 60,030 = 0.0156505…
+    #   gross = 939.5 × 0.00832916 = 7.82524582; fees = 0.49999947 + 0.50782472 = 1.00782419
+    #   net   = 7.82524582 − 1.00782419 = 6.81742163 → 6.8174 (4 dp)
+    pct, net = pnl(Side.LONG, entry.price, exit_.price, qty, entry.fee + exit_.fee)
+    assert pct == D("939.5") / D("60030.00")
+    assert net == D("6.8174")
+
+
+async def test_paper_short_round_trip_hand_computed() -> None:
+    broker = paper({"SPY": "100"})
+    # Short entry is a sell: 100 × 0.9995 = 99.95; 10 shares → 999.50; fee 0.9995
+    entry = await broker.submit(order("s1", "SPY", Side.SHORT, "10"))
+    assert (entry.price, entry.fee) == (D("99.95"), D("0.99950000"))
+    # Its close is a buy: 90 × 1.0005 = 90.045 → 90.05 (ceiling to the cent); 900.50 → fee 0.9005
+    broker._price = prices({"SPY": "90"})
+    exit_ = await broker.submit(order("s2", "SPY", Side.SHORT, "10", closing=True))
+    assert (exit_.price, exit_.fee) == (D("90.05"), D("0.90050000"))
+    # short PnL (entry − exit)/entry = (99.95 − 90.05)/99.95 = 9.9/99.95 = 0.0990495…
+    # net = 9.9 × 10 − (0.9995 + 0.9005) = 99 − 1.9 = 97.1
+    pct, net = pnl(Side.SHORT, entry.price, exit_.price, D(10), entry.fee + exit_.fee)
+    assert pct == D("9.9") / D("99.95")
+    assert net == D("97.1")
+    # and a losing short: price rises 99.95 → 110 → (99.95 − 110)/99.95 < 0, loss grows by the fees
+    pct, net = pnl(Side.SHORT, D("99.95"), D("110"), D(10), D(2))
+    assert pct < 0 and net == D("-102.5")  # −10.05 × 10 − 2
+
+
+def test_long_pnl_net_of_both_fees() -> None:
+    # 2 shares 150 → 165: +10 %; gross 30; fees 0.30 in + 0.33 out → net 29.37
+    pct, net = pnl(Side.LONG, D(150), D(165), D(2), D("0.30") + D("0.33"))
+    assert pct == D("0.1") and net == D("29.37")
+    assert fee_for(D("330"), D("0.1")) == D("0.33")
+
+
+async def test_paper_order_status_and_idempotency() -> None:
+    broker = paper({"ETH/USDT": "3000"})
+    fill = await broker.submit(order("o1", "ETH/USDT", Side.LONG, "0.5"))
+    assert await broker.order_status("o1") == fill
+    assert await broker.submit(order("o1", "ETH/USDT", Side.LONG, "0.5")) == fill  # same id, same order
+    missing = await broker.order_status("never-sent")
+    assert missing.status is OrderStatus.NOT_FOUND
+
+
+async def test_paper_errors() -> None:
+    broker = paper({"ETH/USDT": "stale"})
+    with pytest.raises(OrderRejected, match="Unknown symbol DOGE"):
+        await broker.submit(order("a", "DOGE/USDT", Side.LONG, "1"))
+    with pytest.raises(BrokerError) as info:
+        await broker.submit(order("b", "ETH/USDT", Side.LONG, "1"))
+    assert info.value.transient and not isinstance(info.value, OrderRejected)
+    with pytest.raises(OrderRejected, match="rounds to nothing"):
+        await broker.submit(order("c", "ETH/USDT", Side.LONG, "0.000000001"))
