@@ -5,10 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from decimal import Decimal
+
+from engine.brokers.paper import PaperBroker
 
 from bot.core.outbox import outbox_of
 from bot.core.scheduler import JobScheduler, build_scheduler
 from bot.core.service import Services, TipsterCore
+from bot.core.trading import Trading
+from engine.brokers.base import Broker
 from engine.config import Settings, use_settings
 from engine.market.base import MarketData
 from engine.market.cache import CachedMarket
@@ -35,6 +40,29 @@ def build_sentiment(settings: Settings) -> CachedSentiment:
                            ttl=settings.cache.sentiment_ttl)
 
 
+def build_brokers(settings: Settings, market: MarketData) -> dict[str, Broker]:
+    """The paper broker always; Alpaca and ccxt when their keys are configured."""
+    brokers: dict[str, Broker] = {
+        "paper": PaperBroker(market.last_price, Decimal(str(settings.paper.fee_pct)),
+                             Decimal(str(settings.paper.slippage_pct))),
+    }
+    alpaca = settings.brokers.alpaca
+    if alpaca.key and alpaca.secret:
+        from engine.brokers.alpaca import AlpacaBroker
+
+        brokers["alpaca"] = AlpacaBroker(alpaca.key, alpaca.secret, paper=True, url_override=alpaca.base_url)
+    ccxt_cfg = settings.brokers.ccxt
+    if ccxt_cfg.key and ccxt_cfg.secret:
+        from engine.brokers.ccxt_broker import CcxtBroker
+
+        urls = {"api": ccxt_cfg.api_url} if ccxt_cfg.api_url else None
+        brokers["ccxt"] = CcxtBroker(ccxt_cfg.exchange, ccxt_cfg.key, ccxt_cfg.secret, sandbox=ccxt_cfg.sandbox,
+                                     urls_override=urls)
+    if settings.brokers.default not in brokers:
+        raise SystemExit(f"brokers.default is {settings.brokers.default}, but its keys are not configured.")
+    return brokers
+
+
 @asynccontextmanager
 async def open_core(settings: Settings, *, market: MarketData | None = None) -> AsyncIterator[TipsterCore]:
     use_settings(settings)
@@ -43,6 +71,7 @@ async def open_core(settings: Settings, *, market: MarketData | None = None) -> 
         services = Services(settings=settings, db=db, market=market or build_market(settings),
                             sentiment=build_sentiment(settings))
         core = await TipsterCore.create(services)
+        core.trading = Trading(core, build_brokers(settings, services.market))
         outbox = outbox_of(services)
         core.outbox = outbox
         core.start_hooks.append(lambda ctx: outbox.unblock_chat(ctx.platform, ctx.chat_id))

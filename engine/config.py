@@ -170,6 +170,26 @@ class PaperSettings(_Section):
     slippage_pct: float = Field(default=0.05, ge=0)
 
 
+class AlpacaSettings(_Section):
+    key: str | None = None
+    secret: str | None = None
+    base_url: str | None = None  # None: alpaca-py's paper endpoint
+
+
+class CcxtBrokerSettings(_Section):
+    exchange: str = "binance"
+    key: str | None = None
+    secret: str | None = None
+    sandbox: bool = True  # testnet; live trading is a deliberate change
+    api_url: str | None = None  # override the exchange's (sandbox) REST URL, e.g. a local test server
+
+
+class BrokerSettings(_Section):
+    default: Literal["paper", "alpaca", "ccxt"] = "paper"
+    alpaca: AlpacaSettings = AlpacaSettings()
+    ccxt: CcxtBrokerSettings = CcxtBrokerSettings()
+
+
 class LimitSettings(_Section):
     per_user_per_minute: int = Field(default=20, ge=1)
 
@@ -196,6 +216,7 @@ class Settings(BaseSettings):
     summary: SummarySettings = SummarySettings()
     alerts: AlertSettings = AlertSettings()
     paper: PaperSettings = PaperSettings()
+    brokers: BrokerSettings = BrokerSettings()
     limits: LimitSettings = LimitSettings()
 
     @field_validator("admins")

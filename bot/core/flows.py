@@ -21,7 +21,11 @@ async def continue_flow(core: TipsterCore, req: Request, flow: Flow) -> list[Rep
         from bot.core.handlers.admin import continue_approve_days
 
         return await continue_approve_days(core, req, flow.state)
-    if flow.kind in ("broadcast", "confirm"):
+    if flow.kind == "open_size":
+        from bot.core.handlers.positions import continue_open_size
+
+        return await continue_open_size(core, req, flow.state)
+    if flow.kind in ("broadcast", "confirm", "open_confirm"):
         return [Reply(text="Press Confirm or Cancel above, or send /cancel.")]
     await core.services.flows.end(req.user.id, req.ctx.chat_key)
     return [Reply(text="That step has ended. Send /help for the commands.")]

@@ -121,19 +121,20 @@ class JobScheduler:
 def build_scheduler(core: TipsterCore) -> JobScheduler:
     """The application's jobs, with intervals from config (SPEC §11)."""
     from bot.core.jobs.monitor import SignalMonitor
+    from bot.core.jobs.scan import WatchlistScanner
+    from bot.core.jobs.summary import DailySummary
 
     scheduler = JobScheduler(core)
     monitor = SignalMonitor(core)
     settings = lambda: core.settings  # noqa: E731 - read at call time: /reload swaps the settings
     scheduler.add("monitor", monitor.run_cycle, lambda: settings().monitor.signals_interval)
-    try:
-        from bot.core.jobs.scan import WatchlistScanner
-        from bot.core.jobs.summary import DailySummary
-    except ImportError:  # pragma: no cover - built by the watchlist work; absent in partial checkouts
-        pass
-    else:
-        scheduler.add("scan", WatchlistScanner(core).run, lambda: settings().monitor.scan_interval)
-        scheduler.add("summary", DailySummary(core).run, lambda: 60)
+    scheduler.add("scan", WatchlistScanner(core).run, lambda: settings().monitor.scan_interval)
+    scheduler.add("summary", DailySummary(core).run, lambda: 60)
+    if core.trading is not None:
+        from bot.core.jobs.positions import PositionMonitor
+
+        scheduler.add("positions", PositionMonitor(core, core.trading).run,
+                      lambda: settings().monitor.positions_interval)
     core.scheduler = scheduler
     return scheduler
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from bot.core.service import TipsterCore
 
 USAGE = ("/settings [timeframe=1h] [buy=0.3] [sell=-0.3] [tw=0.6] [sw=0.4] [tz=Europe/Berlin] "
-         "[summary=HH:MM|off] [reset]")
+         "[summary=HH:MM|off] [size=500] [reset]")
 
 # Accepted keys → stored setting name.
 KEYS = {
@@ -27,6 +27,7 @@ KEYS = {
     "sw": "sentiment_weight", "sentiment_weight": "sentiment_weight",
     "tz": "timezone", "timezone": "timezone",
     "summary": "summary",
+    "size": "size",
 }
 # Settings of the chat rather than of the user: in a group only the group's administrators change them.
 CHAT_KEYS = ("timezone", "summary")
@@ -60,6 +61,8 @@ def _describe(core: TipsterCore, settings: dict[str, Any], chat: dict[str, Any] 
         f"tw = {params.technical_weight:g}{mark('technical_weight')}",
         f"sw = {params.sentiment_weight:g}{mark('sentiment_weight')}",
         f"tz = {tz}{mark('timezone')}",
+        f"size = {'$' + format(settings['size'], ',') if 'size' in settings else 'none'}"
+        " (default position size for [Open position])",
         f"summary = {summary or core.settings.summary.time}{'' if summary else ' (default)'}"
         f" (this chat's daily summary{'' if summary == 'off' else ', in its local time'})",
         "",
@@ -115,6 +118,8 @@ def _parse_changes(pairs: dict[str, str]) -> dict[str, Any]:
             value = parse_timezone(raw, USAGE)
         elif field == "summary":
             value = parse_summary(raw)
+        elif field == "size":
+            value = int(parse_number(raw.lstrip("$"), "size", 1, 1_000_000, USAGE))
         elif field.endswith("weight"):
             value = parse_number(raw, key, 0.0, 1.0, USAGE)
         else:

@@ -15,11 +15,12 @@ from bot.core.args import (
     split_key_values,
 )
 from bot.core.errors import Refused, UserError
+from bot.core.permissions import Permission, allowed
 from bot.core.registry import Press, Request, registry
 from bot.core.replies import Button, Reply
 from engine.config import TIMEFRAMES
 from engine.market.base import MarketError, NoData
-from engine.models import Signal
+from engine.models import Recommendation, Signal
 from engine.signals import generate_signal
 from storage.models import User
 
@@ -33,18 +34,22 @@ SIGNAL_USAGE = "/signal [SYMBOL] [TIMEFRAME] [buy=0.3] [sell=-0.3] [tw=0.6] [sw=
 PAGE_SIZE = 10
 
 
-def card_buttons(core: TipsterCore, signal: Signal) -> list[list[Button]]:
+def card_buttons(core: TipsterCore, signal: Signal, viewer: User | None = None) -> list[list[Button]]:
+    """The card's buttons; [Open position] only for BUY/SELL tips shown to someone allowed to trade."""
     if signal.status != "active":
         return [[core.button("History", "hi", signal.id)]]
     # [Watch] gets a row of its own: three buttons is as wide as a phone shows comfortably.
+    second = [core.button("👁 Watch", "wa", signal.id)]
+    if (viewer is not None and allowed(viewer.role, Permission.TRADE)
+            and signal.recommendation is not Recommendation.HOLD):
+        second.insert(0, core.button("💰 Open position", "op", signal.id))
     return [[core.button("🔄 Refresh", "rf", signal.id), core.button("📜 History", "hi", signal.id),
-             core.button("✖ Dismiss", "dm", signal.id)],
-            [core.button("👁 Watch", "wa", signal.id)]]
+             core.button("✖ Dismiss", "dm", signal.id)], second]
 
 
 def card_reply(core: TipsterCore, signal: Signal, user: User, *, edit: bool = False) -> Reply:
     return Reply(title=cards.tip_title(signal), text=cards.tip_card(signal, core.user_tz(user)),
-                 buttons=card_buttons(core, signal), edit=edit)
+                 buttons=card_buttons(core, signal, user), edit=edit)
 
 
 async def make_tip(core: TipsterCore, ctx: ChatContext, user: User, symbol: str, timeframe: str,

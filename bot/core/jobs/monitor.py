@@ -23,6 +23,7 @@ from engine.models import Signal
 from engine.reevaluate import rescore_group
 from engine.signals import MIN_BARS, build_signal, snapshot
 from storage.follows import SubscriptionRepository
+from storage.models import User
 from storage.monitoring import AlertSpec, MonitorRepository
 
 if TYPE_CHECKING:
@@ -50,13 +51,13 @@ class SignalMonitor:
         self.subscriptions = SubscriptionRepository(core.services.db)
         # Per cycle: where each tip's owner hears of it, and owners' timezones (looked up once).
         self._chats: dict[int, tuple[str, str]] = {}
-        self._tz: dict[int, str] = {}
+        self._owners: dict[int, User | None] = {}
 
     async def run_cycle(self) -> CycleResult:
         started = time.perf_counter()
         result = CycleResult(started_at=self.core.now())
         self._chats: dict[int, tuple[str, str]] = {}
-        self._tz: dict[int, str] = {}
+        self._owners: dict[int, User | None] = {}
         groups: dict[tuple[str, str], list[Signal]] = defaultdict(list)
         for signal, chat in await self.repo.active_with_chats():
             groups[(signal.symbol, signal.timeframe)].append(signal)
@@ -131,11 +132,10 @@ class SignalMonitor:
         result.changed += len(changes)
         await self.repo.record_checked(unchanged)
 
-    async def _owner_tz(self, user_id: int) -> str:
-        if user_id not in self._tz:
-            user = await self.core.services.users.get(user_id)
-            self._tz[user_id] = self.core.user_tz(user) if user else "UTC"
-        return self._tz[user_id]
+    async def _owner(self, user_id: int) -> User | None:
+        if user_id not in self._owners:
+            self._owners[user_id] = await self.core.services.users.get(user_id)
+        return self._owners[user_id]
 
     async def _alerts(self, old: Signal, new: Signal, subscribers: list[tuple[str, str]],
                       cycle: datetime) -> list[AlertSpec]:
@@ -147,9 +147,10 @@ class SignalMonitor:
             from bot.core.handlers.signals import card_buttons
 
             shown = new.model_copy(update={"id": old.id, "created_at": old.created_at})
-            tz = await self._owner_tz(old.user_id or 0)
+            owner = await self._owner(old.user_id or 0)
+            tz = self.core.user_tz(owner) if owner else "UTC"
             reply = Reply(title=f"🔁 Tip #{old.id} changed: {change} · {new.symbol} {new.timeframe}",
-                          text=cards.tip_card(shown, tz), buttons=card_buttons(self.core, shown))
+                          text=cards.tip_card(shown, tz), buttons=card_buttons(self.core, shown, owner))
             out.append((owner_chat[0], owner_chat[1], "status_change", reply.model_dump(mode="json"), None))
         stamp = int(cycle.timestamp())
         for platform, chat_id in subscribers:

@@ -23,6 +23,7 @@ from bot.core.replies import Reply
 from engine.models import Recommendation, Signal
 from engine.signals import generate_signal
 from storage.follows import WatchEntry
+from storage.models import User
 
 if TYPE_CHECKING:
     from bot.core.service import TipsterCore
@@ -114,15 +115,15 @@ class WatchlistScanner:
         if owner is None or access_message(owner, self.core.now()) is not None:
             return 0  # a disabled or expired user's watch stays, silent, until they are back
         stored = await services.signals.create(signal, owner.id, watch.platform, watch.chat_id)
-        await self.core.notify_chat(watch.platform, watch.chat_id, await self._card(stored, watch), "scan",
+        await self.core.notify_chat(watch.platform, watch.chat_id, await self._card(stored, watch, owner), "scan",
                                     dedupe_key=dedupe)
         await services.watches.mark_pushed(watch.id, rec, signal.bar_time)
         return 1
 
-    async def _card(self, signal: Signal, watch: WatchEntry) -> Reply:
+    async def _card(self, signal: Signal, watch: WatchEntry, owner: User | None = None) -> Reply:
         from bot.core.handlers.follows import chat_timezone
         from bot.core.handlers.signals import card_buttons
 
         tz = await chat_timezone(self.core, watch.platform, watch.chat_id)
         return Reply(title=TITLE_PREFIX + cards.tip_title(signal), text=cards.tip_card(signal, tz),
-                     buttons=card_buttons(self.core, signal))
+                     buttons=card_buttons(self.core, signal, owner))

@@ -1,0 +1,140 @@
+"""One position-monitoring tick over 10,000 open positions on 100 symbols.
+
+Prints the time of the decision step (numpy over all positions; goal < 50 ms), the full tick with
+storage (load, prices, decide, write marks), and the ratio to a per-position loop in Decimal, the way the
+seeds' monitors check one position at a time.
+
+    python -m bench.positions [--positions 10000] [--symbols 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import tempfile
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+
+from bench.monitoring import AliasMarket
+from bot.app import open_core
+from bot.core.jobs.positions import PositionMonitor, TickResult
+from bot.core.service import TipsterCore
+from engine.brokers.base import Side
+from engine.config import load_settings
+from engine.market.replay import ReplayMarket
+from engine.positions import Position, decide, pnl_fraction
+from storage.db import to_db_time
+
+CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
+
+
+async def seed_positions(core: TipsterCore, market: AliasMarket, count: int) -> None:
+    rng = random.Random(11)
+    user, _ = await core.services.users.register("console:bench", "trader")
+    now = to_db_time(datetime.now(UTC))
+    prices = {s: await market.last_price(s) for s in market.symbols()}
+    rows = []
+    for i in range(count):
+        symbol = market.symbols()[i % len(prices)]
+        price = prices[symbol]
+        side = "long" if i % 2 else "short"
+        entry = price * Decimal(str(round(rng.uniform(0.97, 1.03), 4)))
+        qty = (Decimal(500) / entry).quantize(Decimal("0.00000001"))
+        far, near = Decimal("0.5"), Decimal("1.5")
+        sl, tp = (entry * far, entry * near) if side == "long" else (entry * near, entry * far)
+        rows.append((user.id, "console", "bench", symbol, side, "paper", "open", "500", str(qty), str(entry),
+                     "0.5", str(sl.quantize(Decimal("0.01"))), str(tp.quantize(Decimal("0.01"))), 2, str(entry),
+                     now, now, now))
+    async with core.services.db.transaction() as conn:
+        await conn.executemany(
+            "INSERT INTO positions(user_id, platform, chat_id, symbol, side, broker, status, notional, quantity,"
+            " entry_price, entry_fee, stop_loss, take_profit, price_decimals, trail_extreme, created_at, opened_at,"
+            " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+
+def per_position_loop(positions: list[Position], prices: dict[str, Decimal], trailing: Decimal,
+                      activation: Decimal) -> int:
+    """One position at a time, in Decimal: PnL, trailing update, stop/target/trail checks."""
+    exits = 0
+    for p in positions:
+        price = prices[p.symbol]
+        assert p.entry_price is not None
+        pnl_fraction(p.side, p.entry_price, price)
+        extreme = p.trail_extreme or p.entry_price
+        if p.side is Side.LONG:
+            extreme = max(extreme, price)
+            best = (extreme - p.entry_price) / p.entry_price
+            trail = extreme * (1 - trailing / 100)
+            hit = (p.stop_loss and price <= p.stop_loss) or (p.take_profit and price >= p.take_profit) or \
+                (best * 100 >= activation and price <= trail)
+        else:
+            extreme = min(extreme, price)
+            best = (p.entry_price - extreme) / p.entry_price
+            trail = extreme * (1 + trailing / 100)
+            hit = (p.stop_loss and price >= p.stop_loss) or (p.take_profit and price <= p.take_profit) or \
+                (best * 100 >= activation and price >= trail)
+        exits += bool(hit)
+    return exits
+
+
+def vectorised(positions: list[Position], prices: dict[str, Decimal]) -> int:
+    n = len(positions)
+    nan = float("nan")
+    tick = decide(
+        np.fromiter((p.side is Side.LONG for p in positions), bool, n),
+        np.fromiter((float(p.entry_price or 0) for p in positions), float, n),
+        np.fromiter((float(prices[p.symbol]) for p in positions), float, n),
+        np.fromiter((float(p.stop_loss) if p.stop_loss else nan for p in positions), float, n),
+        np.fromiter((float(p.take_profit) if p.take_profit else nan for p in positions), float, n),
+        np.fromiter((float(p.trail_extreme or p.entry_price or 0) for p in positions), float, n),
+        np.fromiter((p.trail_active for p in positions), bool, n),
+        np.fromiter((p.last_alert_pnl for p in positions), float, n),
+        np.fromiter((p.near_target_sent for p in positions), bool, n),
+        2.0, 1.0, 1.0, 5.0)
+    return int((tick.exit_code != 0).sum())
+
+
+async def main(count: int, symbols: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(CONFIG, storage={"sqlite_path": f"{tmp}/bench.sqlite"},
+                                 sentiment={"model": "offline"})
+        replay = ReplayMarket(start=settings.market.replay.start, speed=0)
+        market = AliasMarket(replay, symbols)
+        async with open_core(settings, market=market) as core:
+            await replay.preload(["BTC/USDT", "ETH/USDT", "SOL/USDT"])
+            await seed_positions(core, market, count)
+            monitor = PositionMonitor(core, core.trading)
+            positions = await core.trading.repo.with_status("open")
+            prices = {s: await market.last_price(s) for s in market.symbols()}
+            decide_times, loop_times = [], []
+            for _ in range(5):
+                t = time.perf_counter()
+                vectorised(positions, prices)
+                decide_times.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                per_position_loop(positions, prices, Decimal(2), Decimal(1))
+                loop_times.append(time.perf_counter() - t)
+            full = []
+            for _ in range(3):
+                t = time.perf_counter()
+                result: TickResult = await monitor.run()
+                full.append(time.perf_counter() - t)
+    best_decide, best_loop = min(decide_times), min(loop_times)
+    print(f"positions: {count} open on {symbols} symbols (paper, replay prices)")
+    print(f"decision step, vectorised: {best_decide * 1000:.1f} ms (goal < 50 ms)")
+    print(f"per-position Decimal loop: {best_loop * 1000:.1f} ms  → ratio {best_loop / best_decide:.1f}×")
+    print(f"full tick with storage (load {count} rows, 100 prices, decide, write marks): "
+          f"{min(full) * 1000:.0f} ms; last tick: {result.positions} checked, {result.exits} exits")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--positions", type=int, default=10_000)
+    parser.add_argument("--symbols", type=int, default=100)
+    args = parser.parse_args()
+    asyncio.run(main(args.positions, args.symbols))

@@ -1,0 +1,244 @@
+"""Opening, closing and reconciling positions (SPEC §4): the use-cases behind the buttons and /open.
+
+The order of writes is what keeps storage and broker in agreement: the position and its order are stored
+as `pending` before the broker is called; the fill is stored with the cash movement and its alert in one
+transaction; a broker timeout leaves the row pending for `reconcile`, which asks the broker what became of
+the order by the client order id we chose.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+from typing import TYPE_CHECKING
+
+from bot.core.replies import Reply
+from engine.brokers.base import Broker, BrokerError, Fill, OrderRejected, OrderRequest, OrderStatus, Side
+from engine.positions import Position, net_pnl, pnl_fraction
+from engine.risk_checks import CheckResult, failures, run_checks
+from storage.models import User
+from storage.positions import PositionRepository
+
+if TYPE_CHECKING:
+    from bot.core.service import TipsterCore
+
+log = logging.getLogger(__name__)
+PENDING_GRACE = timedelta(seconds=30)  # a pending order younger than this may still be in flight
+
+
+@dataclass
+class Quote:
+    symbol: str
+    side: Side
+    notional: Decimal
+    price: Decimal
+    quantity: Decimal
+    fee: Decimal
+    stop_loss: Decimal | None
+    take_profit: Decimal | None
+    price_decimals: int
+    broker: str
+    equity: Decimal
+    cash: Decimal
+    checks: list[CheckResult]
+    signal_id: int | None = None
+
+    @property
+    def refused(self) -> list[CheckResult]:
+        return failures(self.checks)
+
+
+def money(value: Decimal) -> str:
+    return f"${value:,.2f}"
+
+
+def new_client_order_id() -> str:
+    return "tip-" + uuid.uuid4().hex[:20]
+
+
+class Trading:
+    def __init__(self, core: TipsterCore, brokers: dict[str, Broker]) -> None:
+        self.core = core
+        self.brokers = brokers
+        self.repo = PositionRepository(core.services.db)
+
+    @property
+    def default_broker(self) -> str:
+        return self.core.settings.brokers.default
+
+    def broker(self, name: str) -> Broker:
+        if name not in self.brokers:
+            raise BrokerError(f"broker {name} is not configured", transient=False)
+        return self.brokers[name]
+
+    # ---- money ---------------------------------------------------------------------------------------
+
+    async def equity(self, user: User) -> tuple[Decimal, Decimal]:
+        """(equity, cash) of the user's paper account: cash plus open positions at their last price."""
+        account = await self.repo.paper_account(user.id, Decimal(str(self.core.settings.paper.starting_equity)))
+        value = account.cash
+        for p in await self.repo.with_status("pending", "open", "closing", user_id=user.id):
+            if p.entry_price is None or p.quantity is None:
+                value += p.notional
+                continue
+            mark = p.last_price or p.entry_price
+            direction = 1 if p.side is Side.LONG else -1
+            value += p.entry_price * p.quantity + (mark - p.entry_price) * p.quantity * direction
+        return value, account.cash
+
+    # ---- opening -------------------------------------------------------------------------------------
+
+    async def quote(self, user: User, symbol: str, side: Side, notional: Decimal, stop_loss: Decimal | None,
+                    take_profit: Decimal | None, price_decimals: int, signal_id: int | None) -> Quote:
+        settings = self.core.settings
+        price = await self.core.services.market.last_price(symbol)
+        quantity = (notional / price).quantize(Decimal("0.00000001"), rounding=ROUND_DOWN)
+        fee = (notional * Decimal(str(settings.paper.fee_pct)) / 100).quantize(Decimal("0.01"))
+        equity, cash = await self.equity(user)
+        day_start = self.core.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        checks = run_checks(
+            notional=notional, fee=fee, equity=equity, cash=cash,
+            symbol_exposure=await self.repo.exposure(user.id, symbol),
+            trades_today=await self.repo.trades_since(user.id, day_start),
+            duplicate=bool(signal_id) and await self.repo.open_on_signal(signal_id or 0),
+            max_position_pct=settings.risk.max_position_pct, max_symbol_pct=settings.risk.max_symbol_pct,
+            max_daily_trades=settings.risk.max_daily_trades, symbol=symbol)
+        return Quote(symbol=symbol, side=side, notional=notional, price=price, quantity=quantity, fee=fee,
+                     stop_loss=stop_loss, take_profit=take_profit, price_decimals=price_decimals,
+                     broker=self.default_broker, equity=equity, cash=cash, checks=checks, signal_id=signal_id)
+
+    async def open(self, user: User, platform: str, chat_id: str, quote: Quote) -> Reply:
+        refused = quote.refused
+        if refused:
+            return Reply(title="Not opened: a risk check refused",
+                         text="\n".join(f"✖ {r.name}: {r.message}" for r in refused))
+        coid = new_client_order_id()
+        position_id = await self.repo.create_pending(
+            user_id=user.id, signal_id=quote.signal_id, platform=platform, chat_id=chat_id, symbol=quote.symbol,
+            side=quote.side, broker=quote.broker, notional=quote.notional, stop_loss=quote.stop_loss,
+            take_profit=quote.take_profit, price_decimals=quote.price_decimals, client_order_id=coid)
+        order = OrderRequest(client_order_id=coid, symbol=quote.symbol, side=quote.side, quantity=quote.quantity,
+                             price=quote.price, stop_loss=quote.stop_loss, take_profit=quote.take_profit)
+        try:
+            fill = await self.broker(quote.broker).submit(order)
+        except OrderRejected as exc:
+            await self.repo.mark_failed(position_id, coid, str(exc), "rejected")
+            return Reply(title=f"Position #{position_id} not opened", text=f"The broker refused the order: {exc}")
+        except BrokerError as exc:
+            if exc.transient:
+                # The order may exist at the broker: keep it pending; the next tick asks the broker.
+                log.warning("entry of position %s uncertain: %s", position_id, exc)
+                return Reply(title=f"Position #{position_id} is pending",
+                             text=f"The broker did not confirm in time ({exc}). I will check with it and tell "
+                                  "you when it is filled or refused.")
+            await self.repo.mark_failed(position_id, coid, str(exc), "error")
+            return Reply(title=f"Position #{position_id} not opened", text=f"Broker error: {exc}")
+        return await self._record_fill(position_id, coid, fill, quote.broker)
+
+    async def _record_fill(self, position_id: int, coid: str, fill: Fill, broker: str) -> Reply:
+        if fill.status is not OrderStatus.FILLED:
+            await self.repo.mark_failed(position_id, coid, fill.detail or fill.status.value, fill.status.value)
+            return Reply(title=f"Position #{position_id} not opened", text=f"Order {fill.status.value}.")
+        position = await self.repo.get(position_id)
+        assert position is not None
+        text = self._fill_text(position, fill)
+        alert = Reply(title=f"✅ Filled: position #{position_id} {position.side.value} {position.symbol}", text=text)
+        await self.repo.mark_open(position_id, coid, fill, paper=broker == "paper",
+                                  alerts=[(position.platform, position.chat_id, "fill",
+                                           alert.model_dump(mode="json"), f"fill:{coid}")])
+        return Reply(title=f"Position #{position_id} opened", text=text)
+
+    @staticmethod
+    def _fill_text(position: Position, fill: Fill) -> str:
+        d = position.price_decimals
+        sl = f"{position.stop_loss:,.{d}f}" if position.stop_loss else "—"
+        tp = f"{position.take_profit:,.{d}f}" if position.take_profit else "—"
+        return (f"{position.side.value} {fill.quantity.normalize():f} {position.symbol} at {fill.price:,.{d}f} · "
+                f"fee {money(fill.fee)} · broker {position.broker}\nSL {sl} · TP {tp}")
+
+    # ---- closing -------------------------------------------------------------------------------------
+
+    async def close(self, position: Position, reason: str) -> Reply:
+        coid = new_client_order_id()
+        if not await self.repo.start_closing(position.id, coid, reason):
+            return Reply(text=f"Position #{position.id} is not open (it is {position.status}).")
+        return await self._submit_exit(position, coid, reason)
+
+    async def _submit_exit(self, position: Position, coid: str, reason: str) -> Reply:
+        assert position.quantity is not None
+        reference = position.last_price or position.entry_price or Decimal(0)
+        order = OrderRequest(client_order_id=coid, symbol=position.symbol, side=position.side,
+                             quantity=position.quantity, price=reference, closing=True)
+        try:
+            fill = await self.broker(position.broker).submit(order)
+        except OrderRejected as exc:
+            await self.repo.reopen(position.id, coid, str(exc))
+            return Reply(text=f"Position #{position.id} stays open: the broker refused the exit ({exc}).")
+        except BrokerError as exc:
+            log.warning("exit of position %s uncertain: %s", position.id, exc)
+            return Reply(text=f"Closing position #{position.id}: the broker did not confirm in time ({exc}); "
+                              "I will check with it.")
+        if fill.status is not OrderStatus.FILLED:
+            await self.repo.reopen(position.id, coid, fill.detail or fill.status.value)
+            return Reply(text=f"Position #{position.id} stays open: exit order {fill.status.value}.")
+        return await self._record_exit(position, coid, fill, reason)
+
+    async def _record_exit(self, position: Position, coid: str, fill: Fill, reason: str) -> Reply:
+        assert position.entry_price is not None and position.quantity is not None
+        fees = (position.entry_fee or Decimal(0)) + fill.fee
+        pnl_abs = net_pnl(position.side, position.entry_price, fill.price, position.quantity, fees)
+        pnl_pct = float(pnl_fraction(position.side, position.entry_price, fill.price))
+        d = position.price_decimals
+        icon = "🎯" if reason == "take_profit" else "🛑" if reason in ("stop_loss", "trailing_stop") else "✋"
+        title = f"{icon} Closed #{position.id} {position.symbol} ({reason.replace('_', ' ')})"
+        text = (f"{position.side.value} {position.quantity.normalize():f} · entry {position.entry_price:,.{d}f} → "
+                f"exit {fill.price:,.{d}f}\nPnL {pnl_pct * 100:+.2f}% · {'+' if pnl_abs >= 0 else '−'}"
+                f"{money(abs(pnl_abs))} net of {money(fees)} fees")
+        alert = Reply(title=title, text=text)
+        alerts = [(position.platform, position.chat_id, "exit", alert.model_dump(mode="json"), f"exit:{coid}")]
+        closed = await self.repo.mark_closed(position, coid, fill, pnl_abs, pnl_pct,
+                                             paper=position.broker == "paper", alerts=alerts)
+        if not closed:
+            return Reply(text=f"Position #{position.id} was already closed.")
+        return Reply(title=title, text=text)
+
+    # ---- reconciliation ------------------------------------------------------------------------------
+
+    async def reconcile(self, now: datetime | None = None) -> int:
+        """Settle pending entries and closing exits with the broker (each tick, and at start-up)."""
+        now = now or datetime.now(UTC)
+        settled = 0
+        for position in await self.repo.with_status("pending", "closing"):
+            purpose = "entry" if position.status == "pending" else "exit"
+            coid = await self.repo.order(position.id, purpose)
+            if coid is None:
+                continue
+            try:
+                fill = await self.broker(position.broker).order_status(coid)
+            except BrokerError as exc:
+                log.info("reconcile #%s: broker unavailable (%s)", position.id, exc)
+                continue
+            young = now - position.created_at < PENDING_GRACE and purpose == "entry"
+            if fill.status is OrderStatus.FILLED:
+                if purpose == "entry":
+                    await self._record_fill(position.id, coid, fill, position.broker)
+                else:
+                    await self._record_exit(position, coid, fill, position.exit_reason or "manual")
+                settled += 1
+            elif fill.status is OrderStatus.PENDING or young:
+                continue
+            elif purpose == "entry":
+                await self.repo.mark_failed(position.id, coid, f"order {fill.status.value} at the broker",
+                                            fill.status.value)
+                settled += 1
+            elif fill.status is OrderStatus.NOT_FOUND:
+                # The exit order never reached the broker (a crash right after we stored it): send it now.
+                await self._submit_exit(position, coid, position.exit_reason or "manual")
+                settled += 1
+            else:
+                await self.repo.reopen(position.id, coid, f"exit order {fill.status.value}")
+                settled += 1
+        return settled
