@@ -84,7 +84,10 @@ class Trading:
             if p.entry_price is None or p.quantity is None:
                 value += p.notional
                 continue
-            mark = p.last_price or p.entry_price
+            try:
+                mark = await self.core.services.market.last_price(p.symbol)
+            except Exception:  # no price now: value it at its last known mark
+                mark = p.last_price or p.entry_price
             direction = 1 if p.side is Side.LONG else -1
             value += p.entry_price * p.quantity + (mark - p.entry_price) * p.quantity * direction
         return value, account.cash

@@ -201,11 +201,12 @@ async def confirm_text_open(core: TipsterCore, press: Press) -> list[Reply]:
 
 # ---- reading and closing ----------------------------------------------------------------------------
 
-def position_line(p: Position, tz: str) -> str:
+def position_line(p: Position, tz: str, price: Decimal | None = None) -> str:
     d = p.price_decimals
-    if p.status in ("open", "closing") and p.entry_price and p.last_price:
-        live = float(pnl_fraction(p.side, p.entry_price, p.last_price)) * 100
-        state = f"{p.last_price:,.{d}f} · PnL {live:+.2f}%"
+    mark = price or p.last_price
+    if p.status in ("open", "closing") and p.entry_price and mark:
+        live = float(pnl_fraction(p.side, p.entry_price, mark)) * 100
+        state = f"now {mark:,.{d}f} · PnL {live:+.2f}%"
     else:
         state = p.status
     entry = f"{p.entry_price:,.{d}f}" if p.entry_price else "—"
@@ -222,9 +223,21 @@ async def positions_cmd(core: TipsterCore, req: Request) -> list[Reply]:
     if not open_:
         return [Reply(title="No open positions", text=f"{head}\nOpen one from a BUY/SELL tip or with {OPEN_USAGE}.")]
     tz = core.user_tz(req.user)
+    prices = await live_prices(core, {p.symbol for p in open_})
     buttons = [[core.button(f"Close #{p.id}", "pc", p.id)] for p in open_ if p.status == "open"][:10]
-    return [Reply(title=f"Open positions ({len(open_)})",
-                  text=head + "\n" + "\n".join(position_line(p, tz) for p in open_), buttons=buttons)]
+    lines = [position_line(p, tz, prices.get(p.symbol)) for p in open_]
+    return [Reply(title=f"Open positions ({len(open_)})", text=head + "\n" + "\n".join(lines), buttons=buttons)]
+
+
+async def live_prices(core: TipsterCore, symbols: set[str]) -> dict[str, Decimal]:
+    """Current prices for live PnL; a symbol without a price just shows its last known mark."""
+    out: dict[str, Decimal] = {}
+    for symbol in sorted(symbols):
+        try:
+            out[symbol] = await core.services.market.last_price(symbol)
+        except MarketError:
+            continue
+    return out
 
 
 async def _own_position(core: TipsterCore, user: User, raw: str) -> Position:

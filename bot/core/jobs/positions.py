@@ -16,8 +16,8 @@ import numpy as np
 
 from bot.core.replies import Reply
 from bot.core.trading import Trading
-from engine.brokers.base import Side
 from engine.positions import EXIT_NONE, EXIT_REASONS, Position, decide
+from storage.positions import AlertSpec, OpenBook
 
 if TYPE_CHECKING:
     from bot.core.service import TipsterCore
@@ -46,12 +46,12 @@ class PositionMonitor:
         started = time.perf_counter()
         result = TickResult(started_at=self.core.now())
         result.reconciled = await self.trading.reconcile()
-        positions = await self.trading.repo.with_status("open")
-        if positions:
-            prices = await self._prices({p.symbol for p in positions}, result)
-            await self.evaluate([p for p in positions if p.symbol in prices], prices, result)
+        book = await self.trading.repo.open_book()
+        if len(book):
+            prices = await self._prices(set(book.symbols), result)
+            await self.evaluate(book, prices, result)
         result.duration_ms = (time.perf_counter() - started) * 1000
-        if positions or result.reconciled or result.errors:
+        if len(book) or result.reconciled or result.errors:
             await self.core.services.job_runs.record("positions", result.started_at, result.duration_ms,
                                                      result.positions, result.exits, 0, result.errors)
         return result
@@ -70,56 +70,57 @@ class PositionMonitor:
                 prices[symbol] = answer
         return prices
 
-    async def evaluate(self, positions: list[Position], prices: dict[str, Decimal], result: TickResult) -> None:
-        """Decide for all positions at once (numpy), then act on the few that need it."""
+    async def evaluate(self, book: OpenBook, prices: dict[str, Decimal], result: TickResult) -> None:
+        """Decide for every open position at once (numpy), then act only on the few that need it."""
         settings = self.core.settings
-        result.positions += len(positions)
-        nan = float("nan")
-        is_long = np.fromiter((p.side is Side.LONG for p in positions), bool, len(positions))
-        entry = np.fromiter((float(p.entry_price or 0) for p in positions), float, len(positions))
-        price = np.fromiter((float(prices[p.symbol]) for p in positions), float, len(positions))
-        stop = np.fromiter((float(p.stop_loss) if p.stop_loss else nan for p in positions), float, len(positions))
-        target = np.fromiter((float(p.take_profit) if p.take_profit else nan for p in positions), float,
-                             len(positions))
-        extreme = np.fromiter((float(p.trail_extreme or p.entry_price or 0) for p in positions), float,
-                              len(positions))
-        active = np.fromiter((p.trail_active for p in positions), bool, len(positions))
-        last_alert = np.fromiter((p.last_alert_pnl for p in positions), float, len(positions))
-        near_sent = np.fromiter((p.near_target_sent for p in positions), bool, len(positions))
-        tick = decide(is_long, entry, price, stop, target, extreme, active, last_alert, near_sent,
-                      settings.risk.trailing_stop_pct, settings.risk.trailing_activation_pct,
-                      settings.alerts.near_target_pct, settings.alerts.pnl_move_pct)
-
-        marks = []
-        alerts = []
-        for i in np.flatnonzero(tick.exit_code != EXIT_NONE):
-            p = positions[i].model_copy(update={"last_price": prices[positions[i].symbol]})
+        # One float price per symbol, spread to positions through the symbol index.
+        names = sorted(prices)
+        index = {name: i for i, name in enumerate(names)}
+        per_symbol = np.array([float(prices[n]) for n in names] + [np.nan])
+        where = np.fromiter((index.get(s, len(names)) for s in book.symbols), np.int64, len(book))
+        price = per_symbol[where]
+        priced = ~np.isnan(price)
+        result.positions += int(priced.sum())
+        tick = decide(book.is_long, book.entry, price, book.stop, book.target, book.extreme, book.trail_active,
+                      book.last_alert_pnl, book.near_sent, settings.risk.trailing_stop_pct,
+                      settings.risk.trailing_activation_pct, settings.alerts.near_target_pct,
+                      settings.alerts.pnl_move_pct)
+        exits = np.flatnonzero(priced & (tick.exit_code != EXIT_NONE))
+        for i in exits:
+            position = await self.trading.repo.get(int(book.ids[i]))
+            if position is None or position.status != "open":
+                continue
+            position = position.model_copy(update={"last_price": prices[position.symbol]})
             try:
-                await self.trading.close(p, EXIT_REASONS[int(tick.exit_code[i])])
+                await self.trading.close(position, EXIT_REASONS[int(tick.exit_code[i])])
                 result.exits += 1
             except Exception as exc:  # one failing exit never stops the others
                 result.errors += 1
-                log.exception("positions: exit of #%s failed: %s", p.id, exc)
-        for i in range(len(positions)):
-            if tick.exit_code[i] != EXIT_NONE:
+                log.exception("positions: exit of #%s failed: %s", position.id, exc)
+        keep = priced & (tick.exit_code == EXIT_NONE)
+        moved = keep & ((tick.extreme != book.extreme) | (tick.trail_active != book.trail_active))
+        await self.trading.repo.save_trails([(int(book.ids[i]), repr(float(tick.extreme[i])),
+                                              int(tick.trail_active[i])) for i in np.flatnonzero(moved)])
+        marks, alerts = [], []
+        for i in np.flatnonzero(keep & (tick.pnl_move | tick.near_target)):
+            position = await self.trading.repo.get(int(book.ids[i]))
+            if position is None:
                 continue
-            p = positions[i]
-            alert_pnl = p.last_alert_pnl
+            now_price = prices[position.symbol]
+            alert_pnl = float(tick.pnl[i]) if tick.pnl_move[i] else position.last_alert_pnl
             if tick.pnl_move[i]:
-                alert_pnl = float(tick.pnl[i])
-                alerts.append(self._alert(p, prices[p.symbol], "pnl_move",
-                                          f"📈 #{p.id} {p.symbol} PnL {tick.pnl[i] * 100:+.2f}%"))
+                alerts.append(self._alert(position, now_price, "pnl_move",
+                                          f"📈 #{position.id} {position.symbol} PnL {tick.pnl[i] * 100:+.2f}%"))
             if tick.near_target[i]:
-                alerts.append(self._alert(p, prices[p.symbol], "near_target",
-                                          f"🎯 #{p.id} {p.symbol} is near its take-profit"))
-            marks.append((p.id, str(prices[p.symbol]), repr(float(tick.extreme[i])), int(tick.trail_active[i]),
-                          alert_pnl, int(p.near_target_sent or bool(tick.near_target[i]))))
-        await self.trading.repo.update_marks(marks)
-        await self.trading.repo.queue_alerts(alerts)
+                alerts.append(self._alert(position, now_price, "near_target",
+                                          f"🎯 #{position.id} {position.symbol} is near its take-profit"))
+            marks.append((position.id, alert_pnl, int(position.near_target_sent or bool(tick.near_target[i])),
+                          str(now_price)))
+        await self.trading.repo.save_alert_marks(marks, alerts)
         result.alerts += len(alerts)
 
     @staticmethod
-    def _alert(p: Position, price: Decimal, kind: str, title: str) -> tuple:
+    def _alert(p: Position, price: Decimal, kind: str, title: str) -> AlertSpec:
         d = p.price_decimals
         text = (f"{p.side.value} {p.symbol} · entry {p.entry_price:,.{d}f} · now {price:,.{d}f} · "
                 f"TP {p.take_profit or '—'} · SL {p.stop_loss or '—'}")
