@@ -4,14 +4,18 @@ servers that speak the brokers' REST APIs (tests/support/fake_alpaca.py, tests/s
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal as D
 
 import pytest
 
+from engine.brokers.alpaca import AlpacaBroker
 from engine.brokers.base import Broker, BrokerError, OrderRejected, OrderRequest, OrderStatus, Side
 from engine.brokers.paper import PaperBroker, fee_for, pnl, position_quantity, slipped_price
+from engine.brokers.retry import RetryPolicy
 from engine.market.base import NoData, UnknownSymbol
+from tests.support.fake_alpaca import FakeAlpaca
 
 # ---- paper -------------------------------------------------------------------------------------------
 
@@ -138,3 +142,145 @@ async def test_paper_errors() -> None:
     assert info.value.transient and not isinstance(info.value, OrderRejected)
     with pytest.raises(OrderRejected, match="rounds to nothing"):
         await broker.submit(order("c", "ETH/USDT", Side.LONG, "0.000000001"))
+
+
+# ---- Alpaca against tests/support/fake_alpaca.py -------------------------------------------------------
+
+FAST = RetryPolicy(attempts=3, initial=0.01, maximum=0.05, max_retry_after=0.05, jitter=0)
+
+
+@pytest.fixture
+async def fake_alpaca() -> AsyncIterator[FakeAlpaca]:
+    async with FakeAlpaca() as fake:
+        yield fake
+
+
+def alpaca(fake: FakeAlpaca, *, secret: str | None = None, timeout: float = 2.0) -> AlpacaBroker:
+    return AlpacaBroker(fake.key, secret or fake.secret, paper=True, url_override=fake.base_url, timeout=timeout,
+                        retry=FAST, poll_interval=0.01, fill_timeout=1.0)
+
+
+def aapl(coid: str, quantity: str = "5.7", **kw) -> OrderRequest:
+    kw.setdefault("stop_loss", D("180.004"))
+    kw.setdefault("take_profit", D("195"))
+    return OrderRequest(client_order_id=coid, symbol="AAPL", side=Side.LONG, quantity=D(quantity),
+                        price=D("187.40"), **kw)
+
+
+async def test_alpaca_bracket_order_filled_with_legs_at_the_broker(fake_alpaca: FakeAlpaca) -> None:
+    broker = alpaca(fake_alpaca)
+    assert isinstance(broker, Broker)
+    fill = await broker.submit(aapl("tip-a1"))
+    # 5.7 shares asked: bracket legs need whole shares → 5; filled at the broker's price, not our reference
+    assert fill.status is OrderStatus.FILLED
+    assert (fill.quantity, fill.price, fill.fee) == (D(5), D("187.5"), D(0))
+    assert fill.bracket and fill.client_order_id == "tip-a1" and fill.filled_at is not None
+    entry = fake_alpaca.by_client_id["tip-a1"]
+    assert (entry.order_class, entry.time_in_force, entry.qty) == ("bracket", "gtc", D(5))
+    legs = {leg.type: leg for leg in entry.legs}
+    assert legs["limit"].limit_price == D("195") and legs["limit"].side == "sell"
+    assert legs["stop"].stop_price == D("180.00")  # 180.004 → the cent: Alpaca refuses sub-penny prices
+    assert (legs["limit"].status, legs["stop"].status) == ("new", "held")
+    # the POST answered "accepted"; the fill was found by polling
+    assert ("GET", "/v2/orders:by_client_order_id") in fake_alpaca.requests
+    assert (await broker.order_status("tip-a1")).status is OrderStatus.FILLED
+    assert (await broker.order_status("never-sent")).status is OrderStatus.NOT_FOUND
+    assert "PA3ZKX7S2BWM" in await broker.check()
+    await broker.close()
+
+
+async def test_alpaca_needs_a_whole_share_for_a_bracket(fake_alpaca: FakeAlpaca) -> None:
+    with pytest.raises(OrderRejected, match=r"whole shares.*less than 1 share"):
+        await alpaca(fake_alpaca).submit(aapl("tip-a2", "0.8"))
+    assert not any(m == "POST" for m, _ in fake_alpaca.requests)  # refused before asking Alpaca
+
+
+async def test_alpaca_rejections_carry_the_brokers_reason(fake_alpaca: FakeAlpaca) -> None:
+    broker = alpaca(fake_alpaca)
+    fake_alpaca.reject_next()  # injected: 403 {"code": 40310000, "message": "insufficient buying power"}
+    with pytest.raises(OrderRejected, match="insufficient buying power") as info:
+        await broker.submit(aapl("tip-a3"))
+    assert not info.value.transient and not info.value.auth
+    with pytest.raises(OrderRejected, match="insufficient buying power"):  # the real check: $1.9M > $100k
+        await broker.submit(aapl("tip-a4", "10000"))
+    with pytest.raises(OrderRejected, match=r"stop_loss.stop_price must be <= base_price - 0.01"):  # a 422
+        await broker.submit(aapl("tip-a5", stop_loss=D("190")))
+    fake_alpaca.reject_next("asset is not tradable", status=422, code=42210000)
+    with pytest.raises(OrderRejected, match="not tradable"):
+        await broker.submit(aapl("tip-a6"))
+
+
+async def test_alpaca_429_then_success(fake_alpaca: FakeAlpaca) -> None:
+    fake_alpaca.rate_limit_next(retry_after=1)  # Retry-After honoured, capped to 0.05 s by the test policy
+    fake_alpaca.fail_next("GET", "/v2/orders:by_client_order_id", 503, {"message": "service unavailable"})
+    fill = await alpaca(fake_alpaca).submit(aapl("tip-a7"))
+    assert fill.status is OrderStatus.FILLED
+    assert fake_alpaca.requests.count(("POST", "/v2/orders")) == 2  # refused once, then accepted
+    assert len(fake_alpaca.by_client_id) == 1
+
+
+async def test_alpaca_timeout_mid_order_then_reconciled(fake_alpaca: FakeAlpaca) -> None:
+    broker = alpaca(fake_alpaca, timeout=0.3)
+    fake_alpaca.slow_next_order(1.0)  # the order is created; its answer comes after our timeout
+    with pytest.raises(BrokerError) as info:
+        await broker.submit(aapl("tip-a8"))
+    assert info.value.transient and not isinstance(info.value, OrderRejected)
+    assert fake_alpaca.requests.count(("POST", "/v2/orders")) == 1  # an order POST is never re-sent blindly
+    # the caller kept the position pending; reconciliation asks by the client order id it chose
+    status = await broker.order_status("tip-a8")
+    assert status.status is OrderStatus.FILLED and status.quantity == D(5) and status.price == D("187.5")
+    # and a caller that resubmits the same order gets the same order, not a second one
+    again = await broker.submit(aapl("tip-a8"))
+    assert again.broker_order_id == status.broker_order_id and len(fake_alpaca.by_client_id) == 1
+
+
+async def test_alpaca_auth_errors_are_not_retried(fake_alpaca: FakeAlpaca) -> None:
+    with pytest.raises(BrokerError) as info:
+        await alpaca(fake_alpaca, secret="wrong").submit(aapl("tip-a9"))
+    assert info.value.auth and not info.value.transient and not isinstance(info.value, OrderRejected)
+    assert len(fake_alpaca.requests) == 1
+    fake_alpaca.fail_next("GET", "/v2/account", 403, {"message": "forbidden."})  # a 403 without an Alpaca code
+    with pytest.raises(BrokerError) as info:
+        await alpaca(fake_alpaca).check()
+    assert info.value.auth
+
+
+async def test_alpaca_close_cancels_the_legs_then_sells(fake_alpaca: FakeAlpaca) -> None:
+    broker = alpaca(fake_alpaca)
+    await broker.submit(aapl("tip-b1"))
+    fake_alpaca.prices["AAPL"] = D("190.10")
+    exit_order = aapl("tip-b2", "5", closing=True, stop_loss=None, take_profit=None)
+    # without naming the entry, the sell meets the shares held by the legs — Alpaca refuses it
+    with pytest.raises(OrderRejected, match="insufficient qty available"):
+        await broker.submit(exit_order)
+    fill = await broker.submit(exit_order.model_copy(update={"entry_client_order_id": "tip-b1"}))
+    assert fill.status is OrderStatus.FILLED and (fill.quantity, fill.price) == (D(5), D("190.1"))
+    assert not fill.bracket
+    assert all(leg.status == "canceled" for leg in fake_alpaca.by_client_id["tip-b1"].legs)
+    assert fake_alpaca.positions["AAPL"] == 0
+    with pytest.raises(OrderRejected, match="no long AAPL position"):  # never sells into a short
+        await broker.submit(aapl("tip-b3", "5", closing=True, stop_loss=None, take_profit=None))
+
+
+async def test_alpaca_close_finds_the_bracket_already_closed_it(fake_alpaca: FakeAlpaca) -> None:
+    broker = alpaca(fake_alpaca)
+    await broker.submit(aapl("tip-c1"))
+    assert await broker.exit_fill("tip-c1") is None
+    fake_alpaca.trigger_leg("tip-c1", "take_profit")  # Alpaca sold at 195 between two of our price checks
+    found = await broker.exit_fill("tip-c1")
+    assert found is not None and found.price == D("195") and "take-profit" in found.detail
+    posts = fake_alpaca.requests.count(("POST", "/v2/orders"))
+    fill = await broker.submit(aapl("tip-c2", "5", closing=True, entry_client_order_id="tip-c1",
+                                    stop_loss=None, take_profit=None))
+    assert fill.status is OrderStatus.FILLED and fill.price == D("195") and fill.client_order_id == "tip-c2"
+    assert fake_alpaca.requests.count(("POST", "/v2/orders")) == posts  # no second sell
+
+
+async def test_alpaca_market_closed_order_is_pending_until_it_fills(fake_alpaca: FakeAlpaca) -> None:
+    fake_alpaca.market_open = False
+    broker = alpaca(fake_alpaca)
+    broker.fill_timeout = 0.1
+    fill = await broker.submit(aapl("tip-d1"))
+    assert fill.status is OrderStatus.PENDING and "accepted" in fill.detail
+    fake_alpaca.market_open = True
+    assert (await broker.order_status("tip-d1")).status is OrderStatus.FILLED

@@ -1,0 +1,86 @@
+"""Retrying broker calls: exponential backoff with jitter, the broker's Retry-After honoured, a few attempts.
+
+What may be retried is decided where the error is translated (alpaca.py, ccxt_broker.py), because it depends
+on whether the request can have had an effect: a 429 was refused before it was processed, so even an order
+POST may be sent again; a timeout or a 5xx on an order POST may have created the order, so it is not retried
+here but surfaces as a transient BrokerError for the caller to reconcile with `order_status`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from engine.brokers.base import BrokerError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 4  # 1 call + 3 retries: 0.5 s, 1 s, 2 s (+ jitter) ≈ 4 s before giving up
+    initial: float = 0.5
+    maximum: float = 8.0
+    max_retry_after: float = 30.0  # a longer Retry-After is capped: a user is waiting for the answer
+    jitter: float = 0.25
+
+
+def retryable(exc: BrokerError, value: bool = True) -> BrokerError:
+    """Mark a translated error as safe to send again (the request cannot have had an effect, or is a read)."""
+    exc._retryable = value  # type: ignore[attr-defined]
+    return exc
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, BrokerError) and exc.transient and getattr(exc, "_retryable", False)
+
+
+async def with_retry(call: Callable[[], Awaitable[T]], policy: RetryPolicy, what: str) -> T:
+    """Run `call` (which raises translated BrokerErrors) under `policy`; the last error is re-raised as is."""
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        after = getattr(exc, "retry_after", None)
+        if after is not None and after >= 0:
+            return min(after, policy.max_retry_after)
+        # exponential with jitter (spelled out: tenacity renamed wait_exponential_jitter's arguments in 9.x)
+        backoff = min(policy.maximum, policy.initial * 2 ** (state.attempt_number - 1))
+        return backoff + random.uniform(0, policy.jitter)
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.info("%s: %s; retry %d/%d in %.2f s", what, exc, state.attempt_number, policy.attempts - 1,
+                 state.next_action.sleep if state.next_action else 0)
+
+    async for attempt in AsyncRetrying(stop=stop_after_attempt(policy.attempts), wait=wait,
+                                       retry=retry_if_exception(_is_retryable), before_sleep=before_sleep,
+                                       reraise=True):
+        with attempt:
+            return await call()
+    raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from datetime import UTC, datetime
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
