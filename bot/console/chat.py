@@ -79,10 +79,19 @@ class ConsoleChat:
                                username=name, display_name=name)
         return [Reply(text=f"You are now console:{name}.")]
 
+    async def wait(self, raw: str) -> list[Reply]:
+        """`/wait SECONDS`: let time pass in a scripted demo (the replay clock, jobs and alerts run on)."""
+        if not raw.isdigit() or not 1 <= int(raw) <= 600:
+            return [Reply(text="Usage: /wait SECONDS (1-600), e.g. /wait 10")]
+        await asyncio.sleep(int(raw))
+        return [Reply(text=f"({raw} s passed)")]
+
     async def handle(self, line: str) -> list[Reply]:
         text = line.strip()
         if text == "/as" or text.startswith("/as "):
             return self.switch_user(text[3:].strip())
+        if text == "/wait" or text.startswith("/wait "):
+            return await self.wait(text[5:].strip())
         if text in self._choices:
             return await self.core.handle_button(self.ctx, self._choices[text])
         if text.isdigit() and not text.startswith("/"):

@@ -97,3 +97,29 @@ def test_approval_flow_in_the_console(tmp_path: Path):
     assert "console:bob was rejected" in out
     assert "Your access has been disabled" in out
     assert "Traceback" not in out + result.stderr
+
+
+def test_open_a_position_and_take_profit_in_the_console(tmp_path: Path):
+    """/signal → [Open position] → [$500] → [Confirm] → the replay runs on → take-profit exit → /pnl.
+
+    2024-08-23 12:00 UTC is a moment of the bundled BTC/USDT data where a forced BUY reaches its
+    take-profit (3 ATR) before its stop (2 ATR), a little over two market hours later; at 1800× the
+    replay gets there in about five seconds."""
+    script = "\n".join([
+        "/signal BTC/USDT 1h buy=-0.9 sell=-1",
+        "4",        # [💰 Open position]
+        "2",        # [$500]
+        "1",        # [Confirm]
+        "/wait 9",
+        "/pnl",
+    ]) + "\n"
+    result = run_demo(tmp_path, script, ("TIPSTER_MARKET__REPLAY__START", "2024-08-23T12:00:00Z"),
+                      ("TIPSTER_MARKET__REPLAY__SPEED", "1800"), ("TIPSTER_MONITOR__POSITIONS_INTERVAL", "1"))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "[4] 💰 Open position" in out
+    assert "✔ position size: position $500.00 is 5.0% of equity $10,000.00 (limit 10%)" in out
+    assert "Position #1 opened" in out and "🔔 ALERT: ✅ Filled: position #1 long BTC/USDT" in out
+    assert "🔔 ALERT: 🎯 Closed #1 BTC/USDT (take profit)" in out
+    assert "By exit reason: take_profit 1" in out
+    assert "Traceback" not in out + result.stderr
