@@ -154,6 +154,11 @@ class TipsterCore:
             user = user.model_copy(update={"role": "admin", "state": "active"})
         return user
 
+    async def ensure_user_identity(self, identity: str) -> User:
+        """Register (or find) a user by identity alone, e.g. for scripts and tests."""
+        platform, _, uid = identity.partition(":")
+        return await self.ensure_user(ChatContext(platform=platform, user_id=uid, chat_id=uid))
+
     async def resolve_user(self, actor: User, raw: str, usage: str | None = None) -> User:
         """A user named in a command: `telegram:222`, or a bare id on the actor's own platform."""
         from bot.core.args import shorten

@@ -124,7 +124,8 @@ class Trading:
             side=quote.side, broker=quote.broker, notional=quote.notional, stop_loss=quote.stop_loss,
             take_profit=quote.take_profit, price_decimals=quote.price_decimals, client_order_id=coid)
         order = OrderRequest(client_order_id=coid, symbol=quote.symbol, side=quote.side, quantity=quote.quantity,
-                             price=quote.price, stop_loss=quote.stop_loss, take_profit=quote.take_profit)
+                             price=quote.price, stop_loss=quote.stop_loss, take_profit=quote.take_profit,
+                             price_decimals=quote.price_decimals)
         try:
             fill = await self.broker(quote.broker).submit(order)
         except OrderRejected as exc:
@@ -173,8 +174,11 @@ class Trading:
     async def _submit_exit(self, position: Position, coid: str, reason: str) -> Reply:
         assert position.quantity is not None
         reference = position.last_price or position.entry_price or Decimal(0)
+        # A broker holding the entry's SL/TP legs must release them before the exit can sell the shares.
+        entry_coid = await self.repo.order(position.id, "entry")
         order = OrderRequest(client_order_id=coid, symbol=position.symbol, side=position.side,
-                             quantity=position.quantity, price=reference, closing=True)
+                             quantity=position.quantity, price=reference, closing=True,
+                             price_decimals=position.price_decimals, entry_client_order_id=entry_coid)
         try:
             fill = await self.broker(position.broker).submit(order)
         except OrderRejected as exc:
@@ -207,6 +211,32 @@ class Trading:
         if not closed:
             return Reply(text=f"Position #{position.id} was already closed.")
         return Reply(title=title, text=text)
+
+    async def sync_broker_exits(self) -> int:
+        """Bracket positions the broker closed by itself (its SL/TP leg filled between our checks)."""
+        closed = 0
+        for position in await self.repo.with_status("open"):
+            broker = self.brokers.get(position.broker)
+            exit_fill = getattr(broker, "exit_fill", None)
+            if exit_fill is None:
+                continue
+            entry_coid = await self.repo.order(position.id, "entry")
+            try:
+                fill = await exit_fill(entry_coid) if entry_coid else None
+            except BrokerError as exc:
+                log.info("exit check of #%s: broker unavailable (%s)", position.id, exc)
+                continue
+            if fill is None or fill.status is not OrderStatus.FILLED:
+                continue
+            reason = "take_profit" if position.take_profit and abs(fill.price - position.take_profit) < abs(
+                fill.price - (position.stop_loss or fill.price)) else "stop_loss"
+            # Our record of that exit needs an order id of its own (the leg carries the entry's).
+            exit_coid = f"{entry_coid}-leg"
+            fill = fill.model_copy(update={"client_order_id": exit_coid})
+            if await self.repo.start_closing(position.id, exit_coid, reason):
+                await self._record_exit(position, exit_coid, fill, reason)
+                closed += 1
+        return closed
 
     # ---- reconciliation ------------------------------------------------------------------------------
 

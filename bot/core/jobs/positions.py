@@ -46,6 +46,7 @@ class PositionMonitor:
         started = time.perf_counter()
         result = TickResult(started_at=self.core.now())
         result.reconciled = await self.trading.reconcile()
+        result.exits += await self.trading.sync_broker_exits()
         book = await self.trading.repo.open_book()
         if len(book):
             prices = await self._prices(set(book.symbols), result)
