@@ -38,8 +38,8 @@ def position_row(db: Path) -> tuple:
         con.close()
 
 
-async def kill_when(proc: subprocess.Popen[str], condition, timeout: float = 30) -> None:
-    for _ in range(int(timeout / 0.05)):
+async def kill_when(proc: subprocess.Popen[str], condition, wait_at_most: float = 30) -> None:
+    for _ in range(int(wait_at_most / 0.05)):
         if condition():
             break
         await asyncio.sleep(0.05)
