@@ -7,13 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 
-from engine.brokers.paper import PaperBroker
-
 from bot.core.outbox import outbox_of
 from bot.core.scheduler import JobScheduler, build_scheduler
 from bot.core.service import Services, TipsterCore
 from bot.core.trading import Trading
 from engine.brokers.base import Broker
+from engine.brokers.paper import PaperBroker
 from engine.config import Settings, use_settings
 from engine.market.base import MarketData
 from engine.market.cache import CachedMarket
@@ -72,6 +71,11 @@ async def open_core(settings: Settings, *, market: MarketData | None = None) -> 
                             sentiment=build_sentiment(settings))
         core = await TipsterCore.create(services)
         core.trading = Trading(core, build_brokers(settings, services.market))
+        from bot.core.handlers import positions as position_handlers
+
+        core.summary_sections.append(position_handlers.summary_section)
+        core.stats_sections.append(lambda: position_handlers.stats_lines(core))
+        core.health_sections.append(lambda: position_handlers.health_lines(core))
         outbox = outbox_of(services)
         core.outbox = outbox
         core.start_hooks.append(lambda ctx: outbox.unblock_chat(ctx.platform, ctx.chat_id))

@@ -106,6 +106,8 @@ class TipsterCore:
         self.chat_admin_checks: dict[str, ChatAdminCheck] = {}
         # Later capabilities (monitoring, outbox, positions) add their lines to /stats and /health here.
         self._known_chats: set[tuple[str, str]] = set()
+        # Extra sections of the daily summary: async (core, SummaryScope) -> lines (positions add theirs).
+        self.summary_sections: list[Callable[..., Awaitable[list[str]]]] = []
         self.start_hooks: list[Callable[[ChatContext], Awaitable[None]]] = []
         self.stats_sections: list[Callable[[], Awaitable[list[str]]]] = []
         self.health_sections: list[Callable[[], Awaitable[list[str]]]] = []

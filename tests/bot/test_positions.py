@@ -210,3 +210,25 @@ async def test_timeout_mid_order_is_reconciled_not_half_open(pcore: TipsterCore)
     assert await core.trading.reconcile() == 1
     position = await core.trading.repo.get(1)
     assert position.status == "open" and position.entry_fee == Decimal("0.50")
+
+
+async def test_summary_stats_and_health_include_positions(pcore: TipsterCore):
+    from datetime import UTC, datetime, timedelta
+
+    from bot.core.jobs.summary import SummaryScope
+
+    core = pcore
+    card = await buy_card(core)
+    await open_from_card(core, card, "$100")
+    listing = (await core.handle_text(ME, "/positions"))[0]
+    ask = (await core.handle_button(ME, button_data(listing, "Close #1")))[0]
+    await core.handle_button(ME, button_data(ask, "Close"))
+    now = datetime.now(UTC)
+    scope = SummaryScope(platform="console", chat_id="1", user_id=await user_id(core),
+                         since=now - timedelta(days=1), until=now + timedelta(minutes=1), tz="UTC")
+    lines = [line for section in core.summary_sections for line in await section(core, scope)]
+    assert lines[0] == "Positions: 0 open" and lines[1].startswith("Trades 1 · win rate")
+    admin = await core.services.users.by_identity(ME.identity)
+    await core.services.user_admin.set_access(admin.id, role="admin")
+    assert "Positions: closed 1" in texts(await core.handle_text(ME, "/stats"))
+    assert "Brokers: paper (default paper)" in texts(await core.handle_text(ME, "/health"))

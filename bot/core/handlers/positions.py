@@ -370,3 +370,33 @@ async def resetpaper_confirm(core: TipsterCore, press: Press) -> list[Reply]:
     await repo.reset_paper(press.user.id, amount)
     await core.services.activity.log(press.user.id, "paper_reset", f"Paper account reset to {amount}")
     return [Reply(text=f"Paper account reset: cash {money(amount)}.", edit=True, notice="Reset")]
+
+
+# ---- what positions add to the daily summary, /stats and /health -------------------------------------
+
+async def summary_section(core: TipsterCore, scope: object) -> list[str]:
+    """Trades closed in the summary's window, win rate and PnL, and what is still open (private chats)."""
+    user_id = getattr(scope, "user_id", None)
+    if user_id is None or core.trading is None:
+        return []
+    repo = core.trading.repo
+    closed = [p for p in await repo.closed(user_id, getattr(scope, "since", None))
+              if p.closed_at is not None and p.closed_at < getattr(scope, "until", p.closed_at)]
+    still_open = await repo.with_status("open", user_id=user_id)
+    if not closed and not still_open:
+        return []
+    lines = [f"Positions: {len(still_open)} open"]
+    if closed:
+        lines += performance_lines(closed)[:2]
+    return lines
+
+
+async def stats_lines(core: TipsterCore) -> list[str]:
+    counts = await core.services.db.fetchall("SELECT status, COUNT(*) FROM positions GROUP BY status ORDER BY status")
+    return ["Positions: " + (", ".join(f"{s} {n}" for s, n in counts) or "none")]
+
+
+async def health_lines(core: TipsterCore) -> list[str]:
+    if core.trading is None:
+        return []
+    return [f"Brokers: {', '.join(sorted(core.trading.brokers))} (default {core.trading.default_broker})"]
