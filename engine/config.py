@@ -121,6 +121,7 @@ class RiskSettings(_Section):
     max_daily_trades: int = Field(default=20, ge=1)
     trailing_stop_pct: float = Field(default=2.0, gt=0)
     trailing_activation_pct: float = Field(default=1.0, ge=0)
+    exit_on_reversal: bool = False  # close a tip's positions when monitoring turns it BUY <-> SELL
 
 
 class SentimentSettings(_Section):

@@ -232,3 +232,18 @@ async def test_summary_stats_and_health_include_positions(pcore: TipsterCore):
     await core.services.user_admin.set_access(admin.id, role="admin")
     assert "Positions: closed 1" in texts(await core.handle_text(ME, "/stats"))
     assert "Brokers: paper (default paper)" in texts(await core.handle_text(ME, "/health"))
+
+
+async def test_signal_reversal_closes_the_tips_positions(pcore: TipsterCore):
+    from bot.core.jobs.monitor import SignalMonitor
+    from engine.models import Recommendation
+
+    core = pcore
+    card = await buy_card(core)
+    await open_from_card(core, card, "$100")
+    tip = await core.services.signals.get(card_signal_id(card))
+    reversed_tip = tip.model_copy(update={"recommendation": Recommendation.SELL})
+    core.settings.risk.exit_on_reversal = True
+    await SignalMonitor(core)._exit_reversed([(tip, reversed_tip, [])])
+    position = await core.trading.repo.get(1)
+    assert position.status == "closed" and position.exit_reason == "signal_reversal"

@@ -19,7 +19,7 @@ from bot.core import cards
 from bot.core.replies import Reply
 from engine.market import timeframe_seconds
 from engine.market.symbols import asset_class
-from engine.models import Signal
+from engine.models import Recommendation, Signal
 from engine.reevaluate import rescore_group
 from engine.signals import MIN_BARS, build_signal, snapshot
 from storage.follows import SubscriptionRepository
@@ -130,7 +130,22 @@ class SignalMonitor:
             changes.append((signal, fresh, await self._alerts(signal, fresh, subscribers, result.started_at)))
         await self.repo.apply_changes(changes)
         result.changed += len(changes)
+        if settings.risk.exit_on_reversal and self.core.trading is not None:
+            await self._exit_reversed(changes)
         await self.repo.record_checked(unchanged)
+
+    async def _exit_reversed(self, changes: list[tuple[Signal, Signal, list[AlertSpec]]]) -> None:
+        """`risk.exit_on_reversal`: a tip that turned BUY <-> SELL closes the positions opened from it."""
+        trading = self.core.trading
+        for old, new, _ in changes:
+            if {old.recommendation, new.recommendation} != {Recommendation.BUY, Recommendation.SELL}:
+                continue
+            for position in await trading.repo.with_status("open", user_id=old.user_id):
+                if position.signal_id == old.id:
+                    try:
+                        await trading.close(position, "signal_reversal")
+                    except Exception:  # the position monitor will still watch it; never stop the cycle
+                        log.exception("monitor: reversal exit of position %s failed", position.id)
 
     async def _owner(self, user_id: int) -> User | None:
         if user_id not in self._owners:
