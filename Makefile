@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[ml,test]'
+	$(BIN)/pip install --quiet -e '.[ml,live,test]'
 	touch $@
 
 install: $(VENV)/.installed
