@@ -12,10 +12,12 @@ import pytest
 
 from engine.brokers.alpaca import AlpacaBroker
 from engine.brokers.base import Broker, BrokerError, OrderRejected, OrderRequest, OrderStatus, Side
+from engine.brokers.ccxt_broker import CcxtBroker, exchange_client_order_id, exit_ids
 from engine.brokers.paper import PaperBroker, fee_for, pnl, position_quantity, slipped_price
 from engine.brokers.retry import RetryPolicy
 from engine.market.base import NoData, UnknownSymbol
 from tests.support.fake_alpaca import FakeAlpaca
+from tests.support.fake_exchange import FakeBinance
 
 # ---- paper -------------------------------------------------------------------------------------------
 
@@ -284,3 +286,161 @@ async def test_alpaca_market_closed_order_is_pending_until_it_fills(fake_alpaca:
     assert fill.status is OrderStatus.PENDING and "accepted" in fill.detail
     fake_alpaca.market_open = True
     assert (await broker.order_status("tip-d1")).status is OrderStatus.FILLED
+
+
+# ---- ccxt (binance spot) against tests/support/fake_exchange.py ---------------------------------------
+
+
+@pytest.fixture
+async def fake_binance() -> AsyncIterator[FakeBinance]:
+    async with FakeBinance() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def ccxt_broker(fake_binance: FakeBinance) -> AsyncIterator[CcxtBroker]:
+    async with binance(fake_binance) as broker:
+        yield broker
+
+
+def binance(fake: FakeBinance, *, key: str | None = None, timeout_ms: int = 2000) -> CcxtBroker:
+    # sandbox=True as in production: set_sandbox_mode swaps in the testnet URLs, which are then moved to
+    # the local server (the config's brokers.ccxt.api_url does the same)
+    return CcxtBroker("binance", key or fake.key, fake.secret, sandbox=True, urls_override={"api": fake.base_url},
+                      timeout_ms=timeout_ms, retry=FAST, poll_interval=0.01, fill_timeout=1.0)
+
+
+def btc(coid: str, quantity: str = "0.00833", side: Side = Side.LONG, **kw) -> OrderRequest:
+    if not kw.get("closing"):
+        kw.setdefault("stop_loss", D("58000"))
+        kw.setdefault("take_profit", D("63000"))
+    return OrderRequest(client_order_id=coid, symbol="BTC/USDT", side=side, quantity=D(quantity),
+                        price=D("59990"), **kw)
+
+
+async def test_ccxt_entry_with_oco_exits_at_the_exchange(fake_binance: FakeBinance, ccxt_broker: CcxtBroker) -> None:
+    assert isinstance(ccxt_broker, Broker)
+    assert ccxt_broker.exchange.urls["api"]["private"] == fake_binance.base_url + "/api/v3"
+    fill = await ccxt_broker.submit(btc("tip-x1"))
+    # Bought 0.00833 BTC at 60,000 = 499.80 USDT; Binance took 0.1 % of the BTC: 0.00000833 → 0.00832167 held.
+    # Sellable in 0.00001 steps: 0.00832; the 0.00000167 left is dust. Both are charged as fee at the fill price:
+    #   (0.00000833 + 0.00000167) × 60,000 = 0.00001 × 60,000 = 0.60 USDT
+    assert fill.status is OrderStatus.FILLED
+    assert (fill.quantity, fill.price, fill.fee) == (D("0.00832"), D("60000"), D("0.6"))
+    assert fill.bracket and fill.client_order_id == "tip-x1"
+    entry = fake_binance.order_by_client_id("tip-x1")
+    assert entry is not None and (entry.side, entry.type, entry.orig_qty) == ("BUY", "MARKET", D("0.00833"))
+    # one OCO list holds both exits on the sellable quantity, under ids derived from the entry's
+    (olist,) = fake_binance.lists.values()
+    assert olist.list_client_order_id == "tip-x1.oco"
+    legs = {o.client_order_id: o for o in olist.orders}
+    assert (legs["tip-x1.sl"].type, legs["tip-x1.sl"].stop_price) == ("STOP_LOSS", D("58000"))
+    assert (legs["tip-x1.tp"].type, legs["tip-x1.tp"].price) == ("LIMIT_MAKER", D("63000"))
+    assert legs["tip-x1.sl"].orig_qty == D("0.00832") and fake_binance.locked["BTC"] == D("0.00832")
+    # reconciliation sees the same fill (its fee from the order's trades: GET /order has no commission)
+    status = await ccxt_broker.order_status("tip-x1", "BTC/USDT")
+    assert status.model_dump(exclude={"filled_at"}) == fill.model_dump(exclude={"filled_at"})
+    assert (await ccxt_broker.order_status("never-sent", "BTC/USDT")).status is OrderStatus.NOT_FOUND
+
+
+async def test_ccxt_take_profit_at_the_exchange_and_pnl_is_exact(fake_binance: FakeBinance,
+                                                                 ccxt_broker: CcxtBroker) -> None:
+    entry = await ccxt_broker.submit(btc("tip-x2"))
+    assert await ccxt_broker.exit_fill("tip-x2", "BTC/USDT") is None
+    fake_binance.trigger_leg("tip-x2.oco", "take_profit")  # 0.00832 sold at 63,000 by the exchange
+    found = await ccxt_broker.exit_fill("tip-x2", "BTC/USDT")
+    # proceeds 0.00832 × 63,000 = 524.16; commission 0.1 % in USDT = 0.52416
+    assert found is not None and (found.quantity, found.price, found.fee) == (D("0.00832"), D("63000"), D("0.52416"))
+    assert "take-profit" in found.detail
+    posts = fake_binance.requests.count(("POST", "/api/v3/order"))
+    exit_ = await ccxt_broker.submit(btc("tip-x3", "0.00832", closing=True, entry_client_order_id="tip-x2"))
+    assert exit_.price == D("63000") and exit_.client_order_id == "tip-x3"
+    assert fake_binance.requests.count(("POST", "/api/v3/order")) == posts  # nothing sold twice
+    # PnL from the fills = the exchange's cash result:
+    #   (63,000 − 60,000) × 0.00832 − (0.60 + 0.52416) = 24.96 − 1.12416 = 23.83584
+    #   cash: 10,000 − 499.80 + 524.16 − 0.52416 − 10,000 = 23.83584
+    _, net = pnl(Side.LONG, entry.price, exit_.price, entry.quantity, entry.fee + exit_.fee)
+    assert net == D("23.8358") and fake_binance.free["USDT"] - 10_000 == D("23.83584")
+
+
+async def test_ccxt_close_cancels_the_oco_then_sells(fake_binance: FakeBinance, ccxt_broker: CcxtBroker) -> None:
+    await ccxt_broker.submit(btc("tip-y1"))
+    fake_binance.prices["BTCUSDT"] = D("61000.00")
+    close = btc("tip-y2", "0.00832", closing=True)
+    # the OCO holds the coins: without naming the entry there is nothing free to sell (0.00000167 of dust)
+    with pytest.raises(OrderRejected, match="no BTC to sell"):
+        await ccxt_broker.submit(close)
+    fill = await ccxt_broker.submit(close.model_copy(update={"entry_client_order_id": "tip-y1"}))
+    # 0.00832 × 61,000 = 507.52; commission 0.50752 USDT
+    assert fill.status is OrderStatus.FILLED and not fill.bracket
+    assert (fill.quantity, fill.price, fill.fee) == (D("0.00832"), D("61000"), D("0.50752"))
+    assert all(o.status == "CANCELED" for o in next(iter(fake_binance.lists.values())).orders)
+    assert fake_binance.locked["BTC"] == 0 and fake_binance.free["BTC"] == D("0.00000167")
+
+
+async def test_ccxt_rejections(fake_binance: FakeBinance, ccxt_broker: CcxtBroker) -> None:
+    fake_binance.reject_next()
+    with pytest.raises(OrderRejected, match="insufficient balance") as info:
+        await ccxt_broker.submit(btc("tip-r1"))
+    assert not info.value.transient and not info.value.auth
+    with pytest.raises(OrderRejected, match="insufficient balance"):  # 1 BTC = 60,000 > 10,000 USDT
+        await ccxt_broker.submit(btc("tip-r2", "1"))
+    with pytest.raises(OrderRejected, match="minimum order value of 5"):  # 0.00005 × 59,990 ≈ 3 USDT
+        await ccxt_broker.submit(btc("tip-r3", "0.00005"))
+    with pytest.raises(OrderRejected, match="cannot open a short"):
+        await ccxt_broker.submit(btc("tip-r4", side=Side.SHORT))
+    assert fake_binance.requests.count(("POST", "/api/v3/order")) == 2  # the last two never left the process
+
+
+async def test_ccxt_refused_exits_leave_monitored_exits(fake_binance: FakeBinance, ccxt_broker: CcxtBroker) -> None:
+    fill = await ccxt_broker.submit(btc("tip-m1", stop_loss=D("61000")))  # a stop above the price: refused
+    assert fill.status is OrderStatus.FILLED and not fill.bracket
+    assert "monitored exits" in fill.detail and "relationship of the prices" in fill.detail
+    plain = await ccxt_broker.submit(btc("tip-m2", stop_loss=None, take_profit=None))
+    assert not plain.bracket and "monitored exits" in plain.detail
+    assert not (await ccxt_broker.order_status("tip-m2", "BTC/USDT")).bracket
+
+
+async def test_ccxt_429_then_success(fake_binance: FakeBinance, ccxt_broker: CcxtBroker) -> None:
+    fake_binance.rate_limit_next(retry_after=1)
+    fake_binance.unavailable_next("GET", "/api/v3/order")
+    fill = await ccxt_broker.submit(btc("tip-z1"))
+    assert fill.status is OrderStatus.FILLED and fill.bracket
+    assert fake_binance.requests.count(("POST", "/api/v3/order")) == 2
+    assert (await ccxt_broker.order_status("tip-z1", "BTC/USDT")).status is OrderStatus.FILLED  # 503, retried
+
+
+async def test_ccxt_timeout_mid_order_then_reconciled(fake_binance: FakeBinance) -> None:
+    async with binance(fake_binance, timeout_ms=300) as broker:
+        await broker._market("BTC/USDT")
+        fake_binance.slow_next_order(0.6)  # created and filled at once, answered after our timeout
+        with pytest.raises(BrokerError) as info:
+            await broker.submit(btc("tip-t1"))
+        assert info.value.transient and not isinstance(info.value, OrderRejected)
+        assert fake_binance.requests.count(("POST", "/api/v3/order")) == 1  # never re-sent blindly
+        status = await broker.order_status("tip-t1")  # this process remembers the symbol
+        assert status.status is OrderStatus.FILLED and status.quantity == D("0.00832")
+        assert not status.bracket and "monitored exits" in status.detail  # the exits were never placed
+    async with binance(fake_binance) as restarted:  # after a restart the caller passes the symbol
+        with pytest.raises(BrokerError, match="needs the symbol"):
+            await restarted.order_status("tip-t1")
+        assert (await restarted.order_status("tip-t1", "BTC/USDT")).status is OrderStatus.FILLED
+
+
+async def test_ccxt_auth_error_is_not_retried(fake_binance: FakeBinance) -> None:
+    async with binance(fake_binance, key="revoked") as broker:
+        with pytest.raises(BrokerError) as info:
+            await broker.submit(btc("tip-k1"))
+    assert info.value.auth and not info.value.transient
+    assert fake_binance.requests.count(("POST", "/api/v3/order")) == 1
+
+
+def test_ccxt_client_order_ids_and_urls() -> None:
+    assert exchange_client_order_id("tip-0123456789abcdef0123") == "tip-0123456789abcdef0123"
+    hashed = exchange_client_order_id("telegram:42/position:7/entry-with-a-long-suffix")
+    assert len(hashed) == 32 and hashed == exchange_client_order_id("telegram:42/position:7/entry-with-a-long-suffix")
+    assert all(len(i) <= 36 for i in exit_ids(hashed))  # binance's limit for client ids
+    broker = CcxtBroker("binance", "k", "s", sandbox=True, urls_override="http://127.0.0.1:9/prefix")
+    assert broker.exchange.urls["api"]["public"] == "http://127.0.0.1:9/prefix/api/v3"
+    with pytest.raises(ValueError, match="no exchange"):
+        CcxtBroker("nosuchexchange", "k", "s")
