@@ -191,10 +191,10 @@ class AlpacaBroker:
                         detail="Alpaca has no order with this client order id")
         return self._fill(found, client_order_id)
 
-    async def exit_fill(self, entry_client_order_id: str) -> Fill | None:
-        """The fill of the bracket leg (stop-loss or take-profit) that closed this entry at Alpaca, if one did.
-
-        The position monitor asks this for bracket positions: Alpaca may close them between our price checks.
+    async def exit_fill(self, entry_client_order_id: str, symbol: str | None = None) -> Fill | None:
+        """The fill of the bracket leg (stop-loss or take-profit) that closed this entry at Alpaca, if one did;
+        its `detail` names which. The position monitor asks this for bracket positions: Alpaca may close them
+        between our price checks. (`symbol` is accepted for symmetry with the ccxt broker; Alpaca ignores it.)
         """
         try:
             entry = await self._order(entry_client_order_id)

@@ -264,8 +264,14 @@ class CcxtBroker:
                 fill.detail = _join(fill.detail, "monitored exits (no exit orders at the exchange)")
         return fill
 
-    async def exit_fill(self, entry_client_order_id: str, symbol: str) -> Fill | None:
-        """The fill of the exit order (stop-loss or take-profit) that closed this entry at the exchange, if any."""
+    async def exit_fill(self, entry_client_order_id: str, symbol: str | None = None) -> Fill | None:
+        """The fill of the exit order (stop-loss or take-profit) that closed this entry at the exchange, if any.
+
+        Its `detail` names which ("… by the stop-loss order"). Pass the symbol (required after a restart).
+        """
+        symbol = symbol or self._symbols.get(entry_client_order_id)
+        if symbol is None:
+            raise BrokerError(f"{self.exchange.id}: exit_fill needs the symbol of {entry_client_order_id}")
         market = await self._market(symbol)
         for leg in await self._legs(symbol, exchange_client_order_id(entry_client_order_id)):
             if leg is not None and leg.get("status") == "closed":

@@ -4,6 +4,7 @@ servers that speak the brokers' REST APIs (tests/support/fake_alpaca.py, tests/s
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal as D
@@ -14,7 +15,7 @@ from engine.brokers.alpaca import AlpacaBroker
 from engine.brokers.base import Broker, BrokerError, OrderRejected, OrderRequest, OrderStatus, Side
 from engine.brokers.ccxt_broker import CcxtBroker, exchange_client_order_id, exit_ids
 from engine.brokers.paper import PaperBroker, fee_for, pnl, position_quantity, slipped_price
-from engine.brokers.retry import RetryPolicy
+from engine.brokers.retry import RetryPolicy, parse_retry_after, retryable, with_retry
 from engine.market.base import NoData, UnknownSymbol
 from tests.support.fake_alpaca import FakeAlpaca
 from tests.support.fake_exchange import FakeBinance
@@ -444,3 +445,31 @@ def test_ccxt_client_order_ids_and_urls() -> None:
     assert broker.exchange.urls["api"]["public"] == "http://127.0.0.1:9/prefix/api/v3"
     with pytest.raises(ValueError, match="no exchange"):
         CcxtBroker("nosuchexchange", "k", "s")
+
+
+# ---- the retry policy ------------------------------------------------------------------------------------
+
+
+async def test_retry_honours_retry_after_and_never_retries_the_rest() -> None:
+    calls: list[float] = []
+
+    async def flaky() -> str:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            raise retryable(BrokerError("429", transient=True, retry_after=0.2))
+        return "ok"
+
+    policy = RetryPolicy(attempts=3, initial=0.01, maximum=0.01, max_retry_after=5, jitter=0)
+    assert await with_retry(flaky, policy, "test") == "ok"
+    assert calls[1] - calls[0] >= 0.2  # waited what the broker asked, not the 10 ms backoff
+
+    async def ambiguous() -> str:
+        calls.append(time.monotonic())
+        raise BrokerError("timeout on an order POST", transient=True)  # transient, but not marked retryable
+
+    calls.clear()
+    with pytest.raises(BrokerError, match="timeout"):
+        await with_retry(ambiguous, policy, "test")
+    assert len(calls) == 1
+    assert parse_retry_after("3") == 3.0 and parse_retry_after(None) is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past: no wait
