@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 
+from bot.core.handlers import positions as position_handlers
 from bot.core.outbox import outbox_of
 from bot.core.scheduler import JobScheduler, build_scheduler
 from bot.core.service import Services, TipsterCore
@@ -71,15 +72,17 @@ async def open_core(settings: Settings, *, market: MarketData | None = None) -> 
                             sentiment=build_sentiment(settings))
         core = await TipsterCore.create(services)
         core.trading = Trading(core, build_brokers(settings, services.market))
-        from bot.core.handlers import positions as position_handlers
-
         core.summary_sections.append(position_handlers.summary_section)
         core.stats_sections.append(lambda: position_handlers.stats_lines(core))
         core.health_sections.append(lambda: position_handlers.health_lines(core))
         outbox = outbox_of(services)
         core.outbox = outbox
         core.start_hooks.append(lambda ctx: outbox.unblock_chat(ctx.platform, ctx.chat_id))
-        yield core
+        try:
+            yield core
+        finally:
+            if core.trading is not None:
+                await core.trading.close_brokers()
     finally:
         await db.close()
 

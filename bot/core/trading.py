@@ -74,6 +74,16 @@ class Trading:
             raise BrokerError(f"broker {name} is not configured", transient=False)
         return self.brokers[name]
 
+    async def close_brokers(self) -> None:
+        """Release the brokers' connections (ccxt keeps an HTTP session) at shutdown."""
+        for broker in self.brokers.values():
+            closer = getattr(broker, "close", None)
+            if closer is not None:
+                try:
+                    await closer()
+                except Exception:
+                    log.exception("closing broker %s failed", getattr(broker, "name", "?"))
+
     # ---- money ---------------------------------------------------------------------------------------
 
     async def equity(self, user: User) -> tuple[Decimal, Decimal]:
@@ -98,7 +108,9 @@ class Trading:
                     take_profit: Decimal | None, price_decimals: int, signal_id: int | None) -> Quote:
         settings = self.core.settings
         price = await self.core.services.market.last_price(symbol)
-        quantity = (notional / price).quantize(Decimal("0.00000001"), rounding=ROUND_DOWN)
+        # Alpaca's bracket orders take whole shares only; the others trade fractions.
+        step = Decimal(1) if self.default_broker == "alpaca" and "/" not in symbol else Decimal("0.00000001")
+        quantity = (notional / price).quantize(step, rounding=ROUND_DOWN)
         fee = (notional * Decimal(str(settings.paper.fee_pct)) / 100).quantize(Decimal("0.01"))
         equity, cash = await self.equity(user)
         day_start = self.core.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -143,6 +155,12 @@ class Trading:
         return await self._record_fill(position_id, coid, fill, quote.broker)
 
     async def _record_fill(self, position_id: int, coid: str, fill: Fill, broker: str) -> Reply:
+        if fill.status is OrderStatus.PENDING:
+            # Accepted but not filled yet (market closed, slow fill): it is live at the broker, so it stays
+            # pending here and reconciliation records the fill when it comes.
+            return Reply(title=f"Position #{position_id} is pending",
+                         text="The broker accepted the order but has not filled it yet; I will tell you when it "
+                              "is filled.")
         if fill.status is not OrderStatus.FILLED:
             await self.repo.mark_failed(position_id, coid, fill.detail or fill.status.value, fill.status.value)
             return Reply(title=f"Position #{position_id} not opened", text=f"Order {fill.status.value}.")
@@ -188,6 +206,9 @@ class Trading:
             log.warning("exit of position %s uncertain: %s", position.id, exc)
             return Reply(text=f"Closing position #{position.id}: the broker did not confirm in time ({exc}); "
                               "I will check with it.")
+        if fill.status is OrderStatus.PENDING:
+            return Reply(text=f"Closing position #{position.id}: the exit order is accepted but not filled yet; "
+                              "I will tell you when it is.")
         if fill.status is not OrderStatus.FILLED:
             await self.repo.reopen(position.id, coid, fill.detail or fill.status.value)
             return Reply(text=f"Position #{position.id} stays open: exit order {fill.status.value}.")
@@ -222,14 +243,20 @@ class Trading:
                 continue
             entry_coid = await self.repo.order(position.id, "entry")
             try:
-                fill = await exit_fill(entry_coid) if entry_coid else None
+                fill = await exit_fill(entry_coid, position.symbol) if entry_coid else None
             except BrokerError as exc:
                 log.info("exit check of #%s: broker unavailable (%s)", position.id, exc)
                 continue
             if fill is None or fill.status is not OrderStatus.FILLED:
                 continue
-            reason = "take_profit" if position.take_profit and abs(fill.price - position.take_profit) < abs(
-                fill.price - (position.stop_loss or fill.price)) else "stop_loss"
+            # The broker says which leg closed it ("... by the take-profit leg"); prices decide otherwise.
+            if "take-profit" in fill.detail or "take_profit" in fill.detail:
+                reason = "take_profit"
+            elif "stop" in fill.detail:
+                reason = "stop_loss"
+            else:
+                reason = "take_profit" if position.take_profit and abs(fill.price - position.take_profit) < abs(
+                    fill.price - (position.stop_loss or fill.price)) else "stop_loss"
             # Our record of that exit needs an order id of its own (the leg carries the entry's).
             exit_coid = f"{entry_coid}-leg"
             fill = fill.model_copy(update={"client_order_id": exit_coid})
@@ -250,7 +277,7 @@ class Trading:
             if coid is None:
                 continue
             try:
-                fill = await self.broker(position.broker).order_status(coid)
+                fill = await self.broker(position.broker).order_status(coid, symbol=position.symbol)
             except BrokerError as exc:
                 log.info("reconcile #%s: broker unavailable (%s)", position.id, exc)
                 continue

@@ -190,7 +190,7 @@ class FlakyBroker:
         self.placed[order.client_order_id] = order
         raise BrokerError("timed out waiting for the broker", transient=True)
 
-    async def order_status(self, client_order_id: str) -> Fill:
+    async def order_status(self, client_order_id: str, symbol: str | None = None) -> Fill:
         order = self.placed.get(client_order_id)
         if order is None:
             return Fill(client_order_id=client_order_id, broker_order_id="", status=OrderStatus.NOT_FOUND)
