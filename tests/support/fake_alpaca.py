@@ -34,6 +34,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.loopback import serve_on_loopback
+
 OPEN_STATES = {"new", "accepted", "pending_new", "held", "partially_filled"}
 
 
@@ -132,12 +134,7 @@ class FakeAlpaca:
         app.router.add_delete("/v2/orders/{order_id}", self._cancel_order)
         app.router.add_get("/v2/positions/{symbol}", self._get_position)
         app.router.add_get("/v2/account", self._account)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self._runner, self.base_url = await serve_on_loopback(app)
         return self
 
     async def stop(self) -> None:

@@ -34,6 +34,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from tests.support.loopback import serve_on_loopback
+
 Q8 = Decimal("0.00000001")
 
 
@@ -163,12 +165,7 @@ class FakeBinance:
         r.add_get("/api/v3/allOrders", self._all_orders)
         r.add_get("/api/v3/myTrades", self._my_trades)
         r.add_get("/api/v3/account", self._account)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self._runner, self.base_url = await serve_on_loopback(app)
         return self
 
     async def stop(self) -> None:
