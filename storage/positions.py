@@ -81,6 +81,9 @@ class PositionRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.alerts = AlertRepository(db)
+        # Bumped whenever the set of open positions changes through this repository, so the position
+        # monitor can keep its in-memory book between ticks instead of re-reading every row every 5 s.
+        self.open_set_version = 0
 
     # ---- paper accounts ------------------------------------------------------------------------------
 
@@ -143,6 +146,7 @@ class PositionRepository:
                  position_id))
             if cur.rowcount == 0:
                 return False
+            self.open_set_version += 1
             await self._order_done(conn, client_order_id, fill)
             if paper:
                 cur = await conn.execute("SELECT user_id FROM positions WHERE id = ?", (position_id,))
@@ -171,6 +175,7 @@ class PositionRepository:
                 (reason, now, position_id))
             if cur.rowcount == 0:
                 return False
+            self.open_set_version += 1
             row = await (await conn.execute("SELECT broker FROM positions WHERE id = ?", (position_id,))).fetchone()
             await conn.execute(
                 "INSERT INTO orders(position_id, purpose, client_order_id, broker, status, created_at, updated_at)"
@@ -180,6 +185,7 @@ class PositionRepository:
     async def reopen(self, position_id: int, client_order_id: str, reason: str) -> None:
         """The exit order was refused: the position stays open (and is said to be)."""
         now = to_db_time(utcnow())
+        self.open_set_version += 1
         async with self.db.transaction() as conn:
             await conn.execute("UPDATE positions SET status = 'open', exit_reason = NULL, error = ?, updated_at = ?"
                                " WHERE id = ? AND status = 'closing'", (reason[:300], now, position_id))
@@ -228,11 +234,12 @@ class PositionRepository:
     async def open_book(self) -> OpenBook:
         """Every open position as numpy columns, read straight from SQLite: the monitor decides for
         thousands of positions without building a model per row."""
-        rows = await self.db.conn.execute_fetchall(
+        async with self.db.conn.execute(
             "SELECT id, symbol, side = 'long', CAST(entry_price AS REAL), CAST(stop_loss AS REAL),"
             " CAST(take_profit AS REAL), CAST(COALESCE(trail_extreme, entry_price) AS REAL), trail_active,"
-            " last_alert_pnl, near_target_sent FROM positions WHERE status = 'open' ORDER BY id")
-        rows = list(rows)
+            " last_alert_pnl, near_target_sent FROM positions WHERE status = 'open' ORDER BY id") as cursor:
+            cursor.row_factory = None  # plain tuples: sqlite3.Row objects cost more than the query itself
+            rows = list(await cursor.fetchall())
         if not rows:
             return OpenBook.empty()
         ids, symbols, is_long, entry, stop, target, extreme, active, last_alert, near = zip(*rows, strict=True)
@@ -276,13 +283,17 @@ class PositionRepository:
         row = await self.db.fetchone("SELECT * FROM positions WHERE id = ?", (position_id,))
         return _position(row) if row else None
 
-    async def with_status(self, *statuses: str, user_id: int | None = None) -> list[Position]:
+    async def with_status(self, *statuses: str, user_id: int | None = None,
+                          brokers: list[str] | None = None) -> list[Position]:
         marks = ",".join("?" * len(statuses))
         sql = f"SELECT * FROM positions WHERE status IN ({marks})"
         params: list[Any] = list(statuses)
         if user_id is not None:
             sql += " AND user_id = ?"
             params.append(user_id)
+        if brokers is not None:
+            sql += f" AND broker IN ({','.join('?' * len(brokers))})"
+            params.extend(brokers)
         rows = await self.db.fetchall(sql + " ORDER BY id", params)
         return [_position(r) for r in rows]
 

@@ -236,11 +236,11 @@ class Trading:
     async def sync_broker_exits(self) -> int:
         """Bracket positions the broker closed by itself (its SL/TP leg filled between our checks)."""
         closed = 0
-        for position in await self.repo.with_status("open"):
-            broker = self.brokers.get(position.broker)
-            exit_fill = getattr(broker, "exit_fill", None)
-            if exit_fill is None:
-                continue
+        holders = [name for name, broker in self.brokers.items() if hasattr(broker, "exit_fill")]
+        if not holders:
+            return 0  # the paper broker holds no orders: our own monitor runs every exit
+        for position in await self.repo.with_status("open", brokers=holders):
+            exit_fill = self.brokers[position.broker].exit_fill
             entry_coid = await self.repo.order(position.id, "entry")
             try:
                 fill = await exit_fill(entry_coid, position.symbol) if entry_coid else None

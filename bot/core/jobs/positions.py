@@ -41,13 +41,25 @@ class PositionMonitor:
     def __init__(self, core: TipsterCore, trading: Trading) -> None:
         self.core = core
         self.trading = trading
+        # The open book is kept between ticks and re-read only when positions opened or closed (the
+        # repository's version says so); the trailing state this monitor writes is updated in place.
+        self._book: OpenBook | None = None
+        self._book_version = -1
+
+    async def _open_book(self) -> OpenBook:
+        repo = self.trading.repo
+        if self._book is None or self._book_version != repo.open_set_version:
+            version = repo.open_set_version
+            self._book = await repo.open_book()
+            self._book_version = version
+        return self._book
 
     async def run(self) -> TickResult:
         started = time.perf_counter()
         result = TickResult(started_at=self.core.now())
         result.reconciled = await self.trading.reconcile()
         result.exits += await self.trading.sync_broker_exits()
-        book = await self.trading.repo.open_book()
+        book = await self._open_book()
         if len(book):
             prices = await self._prices(set(book.symbols), result)
             await self.evaluate(book, prices, result)
@@ -102,6 +114,8 @@ class PositionMonitor:
         moved = keep & ((tick.extreme != book.extreme) | (tick.trail_active != book.trail_active))
         await self.trading.repo.save_trails([(int(book.ids[i]), repr(float(tick.extreme[i])),
                                               int(tick.trail_active[i])) for i in np.flatnonzero(moved)])
+        book.extreme[moved] = tick.extreme[moved]
+        book.trail_active[moved] = tick.trail_active[moved]
         marks, alerts = [], []
         for i in np.flatnonzero(keep & (tick.pnl_move | tick.near_target)):
             position = await self.trading.repo.get(int(book.ids[i]))
@@ -117,6 +131,8 @@ class PositionMonitor:
                                           f"🎯 #{position.id} {position.symbol} is near its take-profit"))
             marks.append((position.id, alert_pnl, int(position.near_target_sent or bool(tick.near_target[i])),
                           str(now_price)))
+            book.last_alert_pnl[i] = alert_pnl
+            book.near_sent[i] = book.near_sent[i] or bool(tick.near_target[i])
         await self.trading.repo.save_alert_marks(marks, alerts)
         result.alerts += len(alerts)
 
