@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from bot.core.service import TipsterCore
 
 log = logging.getLogger(__name__)
+BOOK_MAX_AGE = 60.0  # seconds the in-memory open book may be reused without re-reading it
 
 
 @dataclass
@@ -45,13 +46,17 @@ class PositionMonitor:
         # repository's version says so); the trailing state this monitor writes is updated in place.
         self._book: OpenBook | None = None
         self._book_version = -1
+        self._book_loaded = 0.0
 
     async def _open_book(self) -> OpenBook:
         repo = self.trading.repo
-        if self._book is None or self._book_version != repo.open_set_version:
+        # Also re-read once a minute: a user deleting their account removes rows behind the repository.
+        stale = time.monotonic() - self._book_loaded > BOOK_MAX_AGE
+        if self._book is None or self._book_version != repo.open_set_version or stale:
             version = repo.open_set_version
             self._book = await repo.open_book()
             self._book_version = version
+            self._book_loaded = time.monotonic()
         return self._book
 
     async def run(self) -> TickResult:
