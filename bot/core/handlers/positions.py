@@ -209,9 +209,11 @@ def position_line(p: Position, tz: str, price: Decimal | None = None) -> str:
         state = f"now {mark:,.{d}f} · PnL {live:+.2f}%"
     else:
         state = p.status
-    entry = f"{p.entry_price:,.{d}f}" if p.entry_price else "—"
-    return (f"#{p.id} {p.side.value} {p.symbol} · {money(p.notional)} · entry {entry} · {state} · "
-            f"SL {p.stop_loss or '—'} · TP {p.take_profit or '—'}")
+    def shown(value: Decimal | None) -> str:
+        return f"{value:,.{d}f}" if value else "—"
+
+    return (f"#{p.id} {p.side.value} {p.symbol} · {money(p.notional)} · entry {shown(p.entry_price)} · {state} · "
+            f"SL {shown(p.stop_loss)} · TP {shown(p.take_profit)}")
 
 
 @registry.command("positions", "/positions", "your open positions with live PnL", permission=TRADE,

@@ -144,6 +144,7 @@ class PositionMonitor:
     @staticmethod
     def _alert(p: Position, price: Decimal, kind: str, title: str) -> AlertSpec:
         d = p.price_decimals
-        text = (f"{p.side.value} {p.symbol} · entry {p.entry_price:,.{d}f} · now {price:,.{d}f} · "
-                f"TP {p.take_profit or '—'} · SL {p.stop_loss or '—'}")
+        tp = f"{p.take_profit:,.{d}f}" if p.take_profit else "—"
+        sl = f"{p.stop_loss:,.{d}f}" if p.stop_loss else "—"
+        text = f"{p.side.value} {p.symbol} · entry {p.entry_price:,.{d}f} · now {price:,.{d}f} · TP {tp} · SL {sl}"
         return (p.platform, p.chat_id, kind, Reply(title=title, text=text).model_dump(mode="json"), None)
