@@ -17,6 +17,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.core.permissions import Permission
 from bot.core.registry import registry
 from bot.core.service import TipsterCore
 from bot.telegram.chat_admin import chat_admin_check
@@ -51,7 +52,9 @@ def build_application(core: TipsterCore) -> Application:
 
 
 def bot_commands() -> list[BotCommand]:
-    return [BotCommand(c.name, c.summary[:256]) for c in registry.commands.values()]
+    """The menu every user sees: admin commands stay out of it (admins find them in /help and /admin)."""
+    return [BotCommand(c.name, c.summary[:256]) for c in registry.commands.values()
+            if c.permission is not Permission.ADMIN]
 
 
 async def register_commands(app: Application) -> None:

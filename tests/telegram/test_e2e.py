@@ -52,7 +52,9 @@ def production_logging(tmp_path):
 
 async def test_start_signal_buttons_and_bad_input(production_logging, bot: FakeBotApi):
     api = bot
-    assert {c["command"] for c in api.commands} >= {"start", "help", "signal", "signals", "history", "settings"}
+    menu = {c["command"] for c in api.commands}
+    assert menu >= {"start", "help", "signal", "signals", "history", "settings"}
+    assert not menu & {"grant", "deluser", "broadcast"}  # admin commands stay out of everyone's menu
 
     api.send_text(42, 42, "/start", username="ann")
     welcome = (await api.wait_for_messages(42, 1))[0]
