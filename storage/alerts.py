@@ -74,6 +74,10 @@ def _error(text: str | None) -> str | None:
     return None if text is None else text[:MAX_ERROR_LEN]
 
 
+# An alert to queue with a change, in the change's transaction: (platform, chat_id, kind, payload, dedupe_key).
+AlertSpec = tuple[str, str, str, dict[str, Any], str | None]
+
+
 class AlertRepository:
     def __init__(self, db: Database) -> None:
         self.db = db

@@ -6,14 +6,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from engine.models import Signal
-from storage.alerts import AlertRepository
+from storage.alerts import AlertRepository, AlertSpec
 from storage.db import Database, to_db_time, utcnow
 from storage.signals import _dec, _signal
-
-AlertSpec = tuple[str, str, str, dict[str, Any], str | None]
 
 
 class MonitorRepository:
@@ -90,14 +87,3 @@ class MonitorRepository:
             await conn.executemany(
                 "INSERT INTO signal_history(signal_id, event, description, data_json, created_at)"
                 " VALUES (?, 'expired', ?, '{}', ?)", [(sid, reason, now) for sid in signal_ids])
-
-    async def chat_of(self, signal_id: int) -> tuple[str, str] | None:
-        row = await self.db.fetchone("SELECT platform, chat_id FROM signals WHERE id = ?", (signal_id,))
-        return (row[0], row[1]) if row else None
-
-    async def chats_of(self, signal_ids: list[int]) -> dict[int, tuple[str, str]]:
-        if not signal_ids:
-            return {}
-        marks = ",".join("?" * len(signal_ids))
-        rows = await self.db.fetchall(f"SELECT id, platform, chat_id FROM signals WHERE id IN ({marks})", signal_ids)
-        return {r[0]: (r[1], r[2]) for r in rows}

@@ -18,10 +18,8 @@ import numpy as np
 
 from engine.brokers.base import Fill, Side
 from engine.positions import Position
-from storage.alerts import AlertRepository
+from storage.alerts import AlertRepository, AlertSpec
 from storage.db import Database, from_db_time, to_db_time, utcnow
-
-AlertSpec = tuple[str, str, str, dict[str, Any], str | None]
 
 
 def _d(value: str | None) -> Decimal | None:
@@ -221,16 +219,6 @@ class PositionRepository:
             (fill.status.value, fill.broker_order_id, str(fill.quantity), str(fill.price), str(fill.fee),
              fill.detail[:300], to_db_time(utcnow()), client_order_id))
 
-    async def update_marks(self, rows: list[tuple[int, str, str, int, float, int]]) -> None:
-        """(id, last_price, trail_extreme, trail_active, last_alert_pnl, near_target_sent) for open positions."""
-        if not rows:
-            return
-        async with self.db.transaction() as conn:
-            await conn.executemany(
-                "UPDATE positions SET last_price = ?, trail_extreme = ?, trail_active = ?, last_alert_pnl = ?,"
-                " near_target_sent = ? WHERE id = ? AND status = 'open'",
-                [(p, e, a, pnl, n, i) for i, p, e, a, pnl, n in rows])
-
     async def open_book(self) -> OpenBook:
         """Every open position as numpy columns, read straight from SQLite: the monitor decides for
         thousands of positions without building a model per row."""
@@ -270,12 +258,6 @@ class PositionRepository:
                 [(pnl, near, price, i) for i, pnl, near, price in rows])
             for platform, chat_id, kind, payload, dedupe in alerts:
                 await self.alerts.enqueue(platform, chat_id, kind, payload, dedupe, conn=conn)
-
-    async def queue_alerts(self, alerts: list[AlertSpec]) -> None:
-        if alerts:
-            async with self.db.transaction() as conn:
-                for platform, chat_id, kind, payload, dedupe in alerts:
-                    await self.alerts.enqueue(platform, chat_id, kind, payload, dedupe, conn=conn)
 
     # ---- reads ---------------------------------------------------------------------------------------
 

@@ -198,9 +198,8 @@ async def watch_button(core: TipsterCore, press: Press) -> list[Reply]:
     """[👁 Watch] on a tip card: watch the tip's market in the chat where it is pressed."""
     from bot.core.handlers.signals import owned_signal
 
-    signal = await owned_signal(core, press.user, press.args[0] if press.args else "")
-    if signal.user_id != press.user.id:  # like Refresh and Dismiss: the owner's button, even for admins
-        raise Refused(f"Tip #{signal.id} is not yours.", reason=f"foreign signal {signal.id}")
+    # Like Refresh and Dismiss: the owner's button, even for admins.
+    signal = await owned_signal(core, press.user, press.args[0] if press.args else "", owner_only=True)
     if signal.symbol not in core.services.market.symbols():
         return [Reply(notice=f"{signal.symbol} is no longer offered; it cannot be watched.")]
     done = await add_watch(core, press.ctx, press.user, signal.symbol, signal.timeframe)

@@ -60,9 +60,7 @@ def parse_price(text: str, name: str, usage: str) -> Decimal:
 async def _tradeable_signal(core: TipsterCore, user: User, raw_id: str) -> Signal:
     from bot.core.handlers.signals import owned_signal
 
-    signal = await owned_signal(core, user, raw_id)
-    if signal.user_id != user.id:
-        raise Refused(f"Tip #{signal.id} is not yours.", reason=f"foreign signal {signal.id}")
+    signal = await owned_signal(core, user, raw_id, owner_only=True)
     if signal.status != "active" or signal.recommendation is Recommendation.HOLD:
         raise UserError(f"Tip #{signal.id} is {signal.status} {signal.recommendation.value}: nothing to open.")
     return signal

@@ -158,23 +158,23 @@ def _index(args: list[str], size: int) -> int:
     return int(args[0])
 
 
-async def owned_signal(core: TipsterCore, user: User, raw_id: str) -> Signal:
-    """The user's own tip by id, or a refusal that never says whether another user's tip exists."""
+async def owned_signal(core: TipsterCore, user: User, raw_id: str, *, owner_only: bool = False) -> Signal:
+    """The user's own tip by id, or a refusal that never says whether another user's tip exists.
+
+    Admins may read every tip; buttons that act on a tip (`owner_only`) are its owner's alone."""
     if not raw_id.isdigit() or len(raw_id) > 12:
         raise UserError(f"{shorten(raw_id)!r} is not a tip id.", "/history ID")
     signal = await core.services.signals.get(int(raw_id))
     if signal is None:
         raise UserError(f"No tip #{raw_id} (it may have been deleted).")
-    if signal.user_id != user.id and user.role != "admin":
+    if signal.user_id != user.id and (owner_only or user.role != "admin"):
         raise Refused(f"Tip #{raw_id} is not yours.", reason=f"foreign signal {raw_id}")
     return signal
 
 
 @registry.button("rf", expensive=True)
 async def refresh(core: TipsterCore, press: Press) -> list[Reply]:
-    old = await owned_signal(core, press.user, press.args[0] if press.args else "")
-    if old.user_id != press.user.id:
-        raise Refused(f"Tip #{old.id} is not yours.", reason=f"foreign signal {old.id}")
+    old = await owned_signal(core, press.user, press.args[0] if press.args else "", owner_only=True)
     overrides = {
         "buy_threshold": old.params.buy_threshold, "sell_threshold": old.params.sell_threshold,
         "technical_weight": old.params.technical_weight, "sentiment_weight": old.params.sentiment_weight,
@@ -198,9 +198,7 @@ async def retry(core: TipsterCore, press: Press) -> list[Reply]:
 
 @registry.button("dm")
 async def dismiss(core: TipsterCore, press: Press) -> list[Reply]:
-    signal = await owned_signal(core, press.user, press.args[0] if press.args else "")
-    if signal.user_id != press.user.id:
-        raise Refused(f"Tip #{signal.id} is not yours.", reason=f"foreign signal {signal.id}")
+    signal = await owned_signal(core, press.user, press.args[0] if press.args else "", owner_only=True)
     if signal.status == "active":
         await core.services.signals.set_status(signal.id or 0, "dismissed", "dismissed", "Dismissed by its owner")
         await core.services.activity.log(press.user.id, "signal_dismissed", f"Dismissed tip #{signal.id}")

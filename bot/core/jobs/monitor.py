@@ -22,9 +22,10 @@ from engine.market.symbols import asset_class
 from engine.models import Recommendation, Signal
 from engine.reevaluate import rescore_group
 from engine.signals import MIN_BARS, build_signal, snapshot
+from storage.alerts import AlertSpec
 from storage.follows import SubscriptionRepository
 from storage.models import User
-from storage.monitoring import AlertSpec, MonitorRepository
+from storage.monitoring import MonitorRepository
 
 if TYPE_CHECKING:
     from bot.core.service import TipsterCore

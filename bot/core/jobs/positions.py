@@ -17,7 +17,8 @@ import numpy as np
 from bot.core.replies import Reply
 from bot.core.trading import Trading
 from engine.positions import EXIT_NONE, EXIT_REASONS, Position, decide
-from storage.positions import AlertSpec, OpenBook
+from storage.alerts import AlertSpec
+from storage.positions import OpenBook
 
 if TYPE_CHECKING:
     from bot.core.service import TipsterCore
