@@ -8,6 +8,7 @@ the order by the client order id we chose.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -86,18 +87,32 @@ class Trading:
 
     # ---- money ---------------------------------------------------------------------------------------
 
+    async def current_prices(self, symbols: set[str]) -> tuple[dict[str, Decimal], dict[str, BaseException]]:
+        """One current price per symbol, fetched concurrently; symbols without a price come back as errors."""
+        names = sorted(symbols)
+        answers = await asyncio.gather(*(self.core.services.market.last_price(s) for s in names),
+                                       return_exceptions=True)
+        prices: dict[str, Decimal] = {}
+        errors: dict[str, BaseException] = {}
+        for symbol, answer in zip(names, answers, strict=True):
+            if isinstance(answer, BaseException):
+                errors[symbol] = answer
+            else:
+                prices[symbol] = answer
+        return prices, errors
+
     async def equity(self, user: User) -> tuple[Decimal, Decimal]:
         """(equity, cash) of the user's paper account: cash plus open positions at their last price."""
         account = await self.repo.paper_account(user.id, Decimal(str(self.core.settings.paper.starting_equity)))
         value = account.cash
-        for p in await self.repo.with_status("pending", "open", "closing", user_id=user.id):
+        held = await self.repo.with_status("pending", "open", "closing", user_id=user.id)
+        prices, _ = await self.current_prices({p.symbol for p in held})
+        for p in held:
             if p.entry_price is None or p.quantity is None:
                 value += p.notional
                 continue
-            try:
-                mark = await self.core.services.market.last_price(p.symbol)
-            except Exception:  # no price now: value it at its last known mark
-                mark = p.last_price or p.entry_price
+            # No price now: value it at its last known mark.
+            mark = prices.get(p.symbol) or p.last_price or p.entry_price
             direction = 1 if p.side is Side.LONG else -1
             value += p.entry_price * p.quantity + (mark - p.entry_price) * p.quantity * direction
         return value, account.cash

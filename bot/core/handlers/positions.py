@@ -223,21 +223,10 @@ async def positions_cmd(core: TipsterCore, req: Request) -> list[Reply]:
     if not open_:
         return [Reply(title="No open positions", text=f"{head}\nOpen one from a BUY/SELL tip or with {OPEN_USAGE}.")]
     tz = core.user_tz(req.user)
-    prices = await live_prices(core, {p.symbol for p in open_})
+    prices, _ = await trading(core).current_prices({p.symbol for p in open_})
     buttons = [[core.button(f"Close #{p.id}", "pc", p.id)] for p in open_ if p.status == "open"][:10]
     lines = [position_line(p, tz, prices.get(p.symbol)) for p in open_]
     return [Reply(title=f"Open positions ({len(open_)})", text=head + "\n" + "\n".join(lines), buttons=buttons)]
-
-
-async def live_prices(core: TipsterCore, symbols: set[str]) -> dict[str, Decimal]:
-    """Current prices for live PnL; a symbol without a price just shows its last known mark."""
-    out: dict[str, Decimal] = {}
-    for symbol in sorted(symbols):
-        try:
-            out[symbol] = await core.services.market.last_price(symbol)
-        except MarketError:
-            continue
-    return out
 
 
 async def _own_position(core: TipsterCore, user: User, raw: str) -> Position:

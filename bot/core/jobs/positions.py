@@ -4,7 +4,6 @@ without spamming (near target once, PnL moves larger than `alerts.pnl_move_pct` 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -76,17 +75,11 @@ class PositionMonitor:
         return result
 
     async def _prices(self, symbols: set[str], result: TickResult) -> dict[str, Decimal]:
-        market = self.core.services.market
-        names = sorted(symbols)
-        answers = await asyncio.gather(*(market.last_price(s) for s in names), return_exceptions=True)
-        prices: dict[str, Decimal] = {}
-        for symbol, answer in zip(names, answers, strict=True):
-            if isinstance(answer, BaseException):
-                result.errors += 1
-                result.failed_symbols.append(symbol)
-                log.warning("positions: no price for %s: %s", symbol, answer)
-            else:
-                prices[symbol] = answer
+        prices, errors = await self.trading.current_prices(symbols)
+        for symbol, error in errors.items():
+            result.errors += 1
+            result.failed_symbols.append(symbol)
+            log.warning("positions: no price for %s: %s", symbol, error)
         return prices
 
     async def evaluate(self, book: OpenBook, prices: dict[str, Decimal], result: TickResult) -> None:
