@@ -20,6 +20,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from engine.scoring import validate_params
+
 TIMEFRAMES: tuple[str, ...] = ("15m", "1h", "4h", "1d")
 DEFAULT_SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "AAPL", "GOOG", "SPY"]
 
@@ -106,10 +108,8 @@ class ScoringSettings(_Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> ScoringSettings:
-        if abs(self.technical_weight + self.sentiment_weight - 1) > 1e-9:
-            raise ValueError("technical_weight + sentiment_weight must sum to 1")
-        if self.buy_threshold <= self.sell_threshold:
-            raise ValueError("buy_threshold must be greater than sell_threshold")
+        # The same rule every tip's own thresholds and weights are held to.
+        validate_params(self.technical_weight, self.sentiment_weight, self.buy_threshold, self.sell_threshold)
         return self
 
 
