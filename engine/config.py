@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import time
 from pathlib import Path
 from typing import Any, Literal
@@ -72,7 +73,27 @@ class MarketSettings(_Section):
     default_timeframe: str = "1h"
     bars: int = Field(default=200, ge=60, le=5000)
     exchange: str = "binance"
+    # Rebase every entry of the exchange's ccxt `urls['api']` onto this origin (a local server, a proxy).
+    exchange_api_url: str | None = None
+    alpaca_data_url: str | None = None  # None: https://data.alpaca.markets
+    alpaca_feed: Literal["iex", "sip", "delayed_sip", "otc"] = "iex"
+    # Per-symbol source override, e.g. {"GLD": "alpaca", "BTC/EUR": "ccxt"}; otherwise "/" means ccxt.
+    routes: dict[str, Literal["ccxt", "alpaca"]] = Field(default_factory=dict)
     replay: ReplaySettings = ReplaySettings()
+
+    @field_validator("exchange_api_url", "alpaca_data_url")
+    @classmethod
+    def _origin(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) URL like http://127.0.0.1:8080")
+        return value.rstrip("/")
+
+    @field_validator("routes")
+    @classmethod
+    def _upper_routes(cls, value: dict[str, str]) -> dict[str, str]:
+        return {k.strip().upper(): v for k, v in value.items()}
 
     @field_validator("default_timeframe")
     @classmethod
@@ -124,10 +145,88 @@ class RiskSettings(_Section):
     exit_on_reversal: bool = False  # close a tip's positions when monitoring turns it BUY <-> SELL
 
 
+# Real feeds per asset class (SPEC §2 step 4). `{symbol}` is the symbol as typed (AAPL), `{base}` its base
+# asset (BTC for BTC/USDT). A mapping given in config.yaml or env replaces this one whole.
+DEFAULT_RSS_FEEDS: dict[str, list[str]] = {
+    "crypto": [
+        "https://www.coindesk.com/arc/outboundfeeds/rss/",
+        "https://cointelegraph.com/rss",
+    ],
+    "stock": [
+        "https://feeds.finance.yahoo.com/rss/2.0/headline?s={symbol}&region=US&lang=en-US",
+        "https://www.cnbc.com/id/10001147/device/rss/rss.html",
+    ],
+    "etf": [
+        "https://feeds.finance.yahoo.com/rss/2.0/headline?s={symbol}&region=US&lang=en-US",
+        "https://feeds.content.dowjones.io/public/rss/mw_topstories",
+    ],
+}
+DEFAULT_SUBREDDITS: dict[str, list[str]] = {
+    "crypto": ["CryptoCurrency", "Bitcoin"],
+    "stock": ["stocks", "investing"],
+    "etf": ["ETFs", "investing"],
+}
+ASSET_CLASSES = ("crypto", "stock", "etf", "forex")
+
+
+def _class_mapping(value: Any) -> dict[str, list[str]]:
+    if not isinstance(value, dict):
+        raise ValueError("must be a mapping of asset class to a list, e.g. {crypto: [...]}")
+    out: dict[str, list[str]] = {}
+    for key, items in value.items():
+        if key not in ASSET_CLASSES:
+            raise ValueError(f"unknown asset class {key!r}; use {', '.join(ASSET_CLASSES)}")
+        if isinstance(items, str):
+            items = [items]
+        if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
+            raise ValueError(f"{key}: must be a list of non-empty strings")
+        out[key] = [i.strip() for i in items]
+    return out
+
+
 class SentimentSettings(_Section):
     model: Literal["auto", "finbert", "offline"] = "auto"
     finbert_path: str = "models/finbert"
     max_texts: int = Field(default=20, ge=1, le=200)
+    max_age_hours: float = Field(default=48, gt=0, le=24 * 365)
+    # None means "the defaults above"; load_settings makes a given mapping replace them whole.
+    rss_feeds: dict[str, list[str]] | None = None
+    subreddits: dict[str, list[str]] | None = None
+    reddit_url: str = "https://www.reddit.com"
+
+    @field_validator("rss_feeds", "subreddits", mode="before")
+    @classmethod
+    def _mapping(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError("must be a JSON mapping of asset class to a list") from exc
+        return _class_mapping(value)
+
+    @field_validator("rss_feeds")
+    @classmethod
+    def _urls(cls, value: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+        for urls in (value or {}).values():
+            for url in urls:
+                if not re.match(r"^https?://", url):
+                    raise ValueError(f"{url!r} is not an http(s) URL")
+        return value
+
+    @field_validator("reddit_url")
+    @classmethod
+    def _reddit(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) URL like https://www.reddit.com")
+        return value.rstrip("/")
+
+    def feeds(self) -> dict[str, list[str]]:
+        return DEFAULT_RSS_FEEDS if self.rss_feeds is None else self.rss_feeds
+
+    def reddit(self) -> dict[str, list[str]]:
+        return DEFAULT_SUBREDDITS if self.subreddits is None else self.subreddits
 
 
 class CacheSettings(_Section):
@@ -278,6 +377,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
         if not isinstance(loaded, dict):
             raise ConfigError(f"{file}: the top level must be a mapping of sections")
         data = loaded
+    data = _drop_replaced_mappings(data)
     data = _deep_merge(data, overrides)
     try:
         return Settings(**data)
@@ -287,11 +387,26 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
         raise ConfigError(f"environment: {exc}") from exc
 
 
-def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+# Mappings that a value from the environment replaces whole: pydantic-settings would otherwise deep-merge
+# env into the YAML mapping, so `TIPSTER_SENTIMENT__SUBREDDITS='{}'` could never mean "no Reddit".
+REPLACED_MAPPINGS = (("sentiment", "rss_feeds"), ("sentiment", "subreddits"), ("market", "routes"))
+
+
+def _drop_replaced_mappings(data: dict[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    for section, key in REPLACED_MAPPINGS:
+        env = f"TIPSTER_{section}__{key}".upper()
+        if any(name.upper() == env for name in os.environ) and isinstance(out.get(section), dict):
+            out[section] = {k: v for k, v in out[section].items() if k != key}
+    return out
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any], path: tuple[str, ...] = ()) -> dict[str, Any]:
     out = dict(base)
     for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
+        here = (*path, key)
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and here not in REPLACED_MAPPINGS:
+            out[key] = _deep_merge(out[key], value, here)
         else:
             out[key] = value
     return out

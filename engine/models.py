@@ -44,6 +44,10 @@ class Candles(BaseModel):
     demo: bool = False  # served from bundled data: must be labelled DEMO wherever shown
     forming: bool = False  # the last bar is still forming (live-like)
     price_decimals: int = 2  # the symbol's tick precision for display
+    # Live sources: the last traded price (the card shows it; indicators use closed bars only) and a note
+    # such as "market closed; last close 2026-11-27 16:00 ET" when the session is not open.
+    last_price: float | None = None
+    session_note: str | None = None
 
     def __len__(self) -> int:
         return int(self.close.shape[0])
@@ -85,6 +89,22 @@ class SignalParams(BaseModel):
     macd_scale: str | float = "atr"
 
 
+class NewsItem(BaseModel):
+    """One headline or post a text source found, with when it was published (UTC)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    source: str  # where it came from, as shown to a user: "CoinDesk", "r/CryptoCurrency", "Reuters (bundled)"
+    published: datetime
+    url: str | None = None
+    kind: str = "news"  # "news" (RSS, bundled headlines) or "social" (Reddit)
+
+
+class ScoredText(NewsItem):
+    score: float  # p(positive) - p(negative) under the model that scored it
+
+
 class SentimentReading(BaseModel):
     score: float = 0.0
     available: bool = True
@@ -93,6 +113,15 @@ class SentimentReading(BaseModel):
     source: str = ""
     demo: bool = False
     error: str | None = None
+    items: list[ScoredText] = Field(default_factory=list)  # what was scored, newest first
+    sources: list[str] = Field(default_factory=list)  # the sources the scored texts came from
+    unavailable: list[str] = Field(default_factory=list)  # sources that failed (e.g. "Reddit: HTTP 403")
+    as_of: datetime | None = None  # the window's end: now (live) or the replayed market time
+    window_hours: float = 48.0
+
+    @property
+    def newest(self) -> datetime | None:
+        return max((i.published for i in self.items), default=None)
 
 
 class Signal(BaseModel):

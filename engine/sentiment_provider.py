@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from engine.models import AssetClass, SentimentReading
 from engine.sentiment import SentimentModel, TextSource, analyse
@@ -33,7 +34,7 @@ class CachedSentiment:
         self._cache: dict[str, tuple[float, SentimentReading]] = {}
         self._inflight: dict[str, asyncio.Future[SentimentReading]] = {}
 
-    async def reading(self, symbol: str, asset: AssetClass) -> SentimentReading:
+    async def reading(self, symbol: str, asset: AssetClass, at: datetime | None = None) -> SentimentReading:
         now = self._clock()
         cached = self._cache.get(symbol)
         if cached and now - cached[0] < self.ttl:

@@ -34,7 +34,9 @@ MIN_BARS = 60
 
 
 class SentimentProvider(Protocol):
-    async def reading(self, symbol: str, asset: AssetClass) -> SentimentReading: ...
+    async def reading(self, symbol: str, asset: AssetClass, at: datetime | None = None) -> SentimentReading:
+        """Sentiment from texts published in the window before `at` (None: now, for live sources)."""
+        ...
 
 
 def snapshot(candles: Candles) -> IndicatorSnapshot:
@@ -88,7 +90,7 @@ async def generate_signal(
     validate_params(params.technical_weight, params.sentiment_weight, params.buy_threshold,
                     params.sell_threshold)
     candles_task = asyncio.ensure_future(market.fetch_ohlcv(symbol, timeframe, bars))
-    sentiment_task = asyncio.ensure_future(sentiment.reading(symbol, asset_class(symbol)))
+    sentiment_task = asyncio.ensure_future(sentiment.reading(symbol, asset_class(symbol), at=market.as_of(symbol)))
     try:
         candles = await candles_task
     except BaseException:

@@ -17,9 +17,12 @@ from typing import TypeVar
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from engine.brokers.base import BrokerError
+from engine.fetching import parse_retry_after
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+__all__ = ["RetryPolicy", "parse_retry_after", "retryable", "with_retry"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,23 +67,3 @@ async def with_retry(call: Callable[[], Awaitable[T]], policy: RetryPolicy, what
         with attempt:
             return await call()
     raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from datetime import UTC, datetime
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

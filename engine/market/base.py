@@ -7,6 +7,7 @@ A `MarketError`'s message is shown to the user as it is (SPEC §10: a one-line r
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -36,7 +37,38 @@ class UnknownTimeframe(MarketError):
 
 
 class NoData(MarketError):
-    """No usable candles: empty, too few, or stale."""
+    """No usable candles: empty, too few, or stale. The chat offers [Retry] with it."""
+
+
+class StaleData(NoData):
+    """The last closed bar is older than two timeframes (of trading session, for stocks): no tip on old data."""
+
+    def __init__(self, symbol: str, timeframe: str, last_close: datetime, now: datetime, limit: str) -> None:
+        self.symbol = symbol
+        self.timeframe = timeframe
+        self.last_close = last_close
+        age = _age(now - last_close)
+        super().__init__(
+            f"Stale data: the last closed {symbol} {timeframe} bar closed {last_close:%Y-%m-%d %H:%M} UTC, "
+            f"{age} ago (more than {limit}). No tip is given on old prices; try again later."
+        )
+
+
+class MarketUnavailable(NoData):
+    """The source failed (timeouts, 5xx after retries, refused keys, a malformed answer)."""
+
+    def __init__(self, message: str, *, auth: bool = False, source: str = "") -> None:
+        self.auth = auth
+        self.source = source
+        super().__init__(message)
+
+
+def _age(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = minutes // 60
+    return f"{hours} h" if hours < 48 else f"{hours // 24} days"
 
 
 @runtime_checkable
@@ -58,6 +90,10 @@ class MarketData(Protocol):
 
     async def last_price(self, symbol: str) -> Decimal:
         """The latest traded price, at the symbol's tick precision."""
+        ...
+
+    def as_of(self, symbol: str) -> datetime | None:
+        """The market time a request sees now: the replay's virtual clock; None for a live source (now)."""
         ...
 
     def status(self) -> dict[str, str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 
 from engine.market.base import MarketData
@@ -57,6 +58,9 @@ class CachedMarket:
 
     def status(self) -> dict[str, str]:
         return self.inner.status()
+
+    def as_of(self, symbol: str) -> datetime | None:
+        return self.inner.as_of(symbol)
 
     def clear(self) -> None:
         """Forget every cached result (e.g. after a config reload changes the source's behaviour)."""

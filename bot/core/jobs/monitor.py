@@ -92,7 +92,7 @@ class SignalMonitor:
         if len(candles) < MIN_BARS:
             raise ValueError(f"only {len(candles)} bars")
         values = await asyncio.to_thread(snapshot, candles)
-        reading = await services.sentiment.reading(symbol, asset_class(symbol))
+        reading = await services.sentiment.reading(symbol, asset_class(symbol), at=services.market.as_of(symbol))
         sentiment = reading.score if reading.available else 0.0
         market_now = candles.last_time
         ttl = settings.monitor.signal_ttl_bars * timeframe_seconds(timeframe)
