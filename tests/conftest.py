@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,7 @@ from bot.app import open_core
 from bot.core.context import ChatContext
 from bot.core.service import TipsterCore
 from engine.config import Settings, load_settings, use_settings
+from tests.support.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,6 +25,16 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         if key.startswith("TIPSTER_"):
             monkeypatch.delenv(key)
     use_settings(Settings())
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port for this pytest process; tests use their own key prefix."""
+    if not RedisServer.available():
+        pytest.skip("redis-server is not installed (`make redis` installs it)")
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

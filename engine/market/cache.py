@@ -3,9 +3,12 @@
 Only `fetch_ohlcv` is cached: it is the expensive call (an exchange round trip, a resample), while
 `last_price` feeds position monitoring every few seconds and must stay fresh.
 
-Identical requests that arrive while one is in flight share it, so a burst of /signal commands or a
-monitoring cycle over many tips on one market costs one upstream request. Errors are not cached: the
-next request tries again.
+The store is an `engine.cache.Cache`: a dict in this process by default, Redis when `storage.redis_url`
+is set, so several bot processes share one upstream fetch per key and TTL. Candles go into it as bytes
+(`encode_candles`: a JSON header and the raw arrays, exact to the bit). Identical requests that arrive
+while one is in flight share it (`SingleFlight`), so a burst of /signal commands or a monitoring cycle
+over many tips on one market costs one upstream request. Errors are not cached: the next request tries
+again.
 
 With the replay source, the virtual clock moves `speed` market seconds per real second, so a 60 s TTL
 would hide an hour of market time at speed 60. Give the replay a TTL of at most base-bar-seconds / speed
@@ -14,25 +17,84 @@ would hide an hour of market time at speed 60. Give the replay a TTL of at most 
 
 from __future__ import annotations
 
-import asyncio
+import json
+import struct
 import time
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
+import numpy as np
+
+from engine.cache import Cache, MemoryCache, SingleFlight
 from engine.market.base import MarketData
 from engine.models import Candles
 
-_Key = tuple[str, str, int]
+_ARRAYS = ("timestamps", "open", "high", "low", "close", "volume")
+_FORMAT = 1
+_HEADER_LENGTH = struct.Struct("<I")
+
+
+def encode_candles(candles: Candles) -> bytes:
+    """Candles as bytes: a length-prefixed JSON header (scalar fields, dtypes, lengths), then each array raw."""
+    arrays = [np.ascontiguousarray(getattr(candles, name)) for name in _ARRAYS]
+    header = {
+        "v": _FORMAT,
+        "symbol": candles.symbol,
+        "timeframe": candles.timeframe,
+        "source": candles.source,
+        "demo": candles.demo,
+        "forming": candles.forming,
+        "price_decimals": candles.price_decimals,
+        # repr-exact: json writes the shortest string that reads back as the same float
+        "last_price": candles.last_price,
+        "session_note": candles.session_note,
+        "arrays": [[a.dtype.str, list(a.shape)] for a in arrays],
+    }
+    head = json.dumps(header, separators=(",", ":")).encode()
+    return b"".join([_HEADER_LENGTH.pack(len(head)), head, *(a.tobytes() for a in arrays)])
+
+
+def decode_candles(blob: bytes) -> Candles:
+    """The inverse of `encode_candles`; raises ValueError on bytes it did not write."""
+    try:
+        (size,) = _HEADER_LENGTH.unpack_from(blob)
+        header = json.loads(blob[_HEADER_LENGTH.size : _HEADER_LENGTH.size + size])
+        if header.get("v") != _FORMAT:
+            raise ValueError(f"unknown candles format {header.get('v')!r}")
+        offset = _HEADER_LENGTH.size + size
+        arrays: dict[str, np.ndarray] = {}
+        for name, (dtype_str, shape) in zip(_ARRAYS, header["arrays"], strict=True):
+            dtype = np.dtype(dtype_str)
+            count = int(np.prod(shape)) if shape else 1
+            # copy: an array over the blob would be read-only and keep the whole blob alive
+            arrays[name] = np.frombuffer(blob, dtype=dtype, count=count, offset=offset).reshape(shape).copy()
+            offset += count * dtype.itemsize
+        if offset != len(blob):
+            raise ValueError(f"candles blob has {len(blob) - offset} unexpected trailing bytes")
+    except (struct.error, KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not a candles blob: {exc}") from exc
+    return Candles(
+        symbol=header["symbol"],
+        timeframe=header["timeframe"],
+        source=header["source"],
+        demo=header["demo"],
+        forming=header["forming"],
+        price_decimals=header["price_decimals"],
+        last_price=header["last_price"],
+        session_note=header["session_note"],
+        **arrays,
+    )
 
 
 class CachedMarket:
-    """`MarketData` that remembers `fetch_ohlcv` results for `ttl` seconds per (symbol, timeframe, bars)."""
+    """`MarketData` that remembers `fetch_ohlcv` results for `ttl` seconds per (source, symbol, timeframe, bars)."""
 
     def __init__(
         self,
         inner: MarketData,
         ttl: float,
+        cache: Cache | None = None,
         clock: Callable[[], float] = time.monotonic,
         max_entries: int = 1024,
     ) -> None:
@@ -41,11 +103,13 @@ class CachedMarket:
         self.inner = inner
         self.name = inner.name
         self.demo = inner.demo
+        self.cache: Cache = cache if cache is not None else MemoryCache(max_entries=max_entries, clock=clock)
         self._ttl = float(ttl)
-        self._clock = clock
-        self._max_entries = max_entries
-        self._entries: dict[_Key, tuple[float, Candles]] = {}
-        self._in_flight: dict[_Key, asyncio.Task[Candles]] = {}
+        self._max_decoded = max_entries
+        self._flight: SingleFlight[Candles] = SingleFlight()
+        # The last blob seen per key and its decoded Candles: a hit that returns the same bytes (the very
+        # object from MemoryCache, equal bytes from Redis) is served without decoding, as the same object.
+        self._decoded: dict[str, tuple[bytes, Candles]] = {}
 
     def symbols(self) -> list[str]:
         return self.inner.symbols()
@@ -59,49 +123,62 @@ class CachedMarket:
     def status(self) -> dict[str, str]:
         return self.inner.status()
 
-    def as_of(self, symbol: str) -> datetime | None:
-        return self.inner.as_of(symbol)
+    async def as_of(self, symbol: str) -> datetime | None:
+        return await self.inner.as_of(symbol)
 
-    def clear(self) -> None:
-        """Forget every cached result (e.g. after a config reload changes the source's behaviour)."""
-        self._entries.clear()
+    async def clear(self) -> None:
+        """Forget every cached result (e.g. after a config reload changes the source's behaviour).
+
+        This clears the whole `cache` it was given: give the market its own cache (or Redis prefix) if the
+        cache is shared with something that should survive."""
+        self._decoded.clear()
+        await self.cache.clear()
+
+    async def close(self) -> None:
+        """Close the inner source if it holds connections; the cache belongs to whoever passed it in."""
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            await close()
+
+    def key(self, symbol: str, timeframe: str, bars: int) -> str:
+        return f"ohlcv:{self.inner.name}:{symbol}:{timeframe}:{bars}"
 
     async def fetch_ohlcv(self, symbol: str, timeframe: str, bars: int) -> Candles:
-        key = (symbol, timeframe, bars)
-        hit = self._entries.get(key)
-        if hit is not None and hit[0] > self._clock():
-            return hit[1]
-        task = self._in_flight.get(key)
-        if task is None:
-            task = asyncio.create_task(self._fill(key))
-            self._in_flight[key] = task
-            task.add_done_callback(_consume_exception)
-        # shield: one caller giving up (timeout, cancelled handler) must not cancel the shared fetch.
-        return await asyncio.shield(task)
+        key = self.key(symbol, timeframe, bars)
+        hit = await self._cached(key)
+        if hit is not None:
+            return hit
+        return await self._flight.run(key, lambda: self._fill(key, symbol, timeframe, bars))
 
-    async def _fill(self, key: _Key) -> Candles:
+    async def _fill(self, key: str, symbol: str, timeframe: str, bars: int) -> Candles:
+        # Look again inside the flight: a request that missed just before another one's result was stored
+        # (the miss and the store both await a shared cache) must not fetch a second time.
+        hit = await self._cached(key)
+        if hit is not None:
+            return hit
+        candles = await self.inner.fetch_ohlcv(symbol, timeframe, bars)
+        if self._ttl > 0:
+            blob = encode_candles(candles)
+            await self.cache.set(key, blob, self._ttl)
+            self._remember(key, blob, candles)
+        return candles
+
+    async def _cached(self, key: str) -> Candles | None:
+        blob = await self.cache.get(key)
+        if blob is None:
+            return None
+        known = self._decoded.get(key)
+        if known is not None and (known[0] is blob or known[0] == blob):
+            return known[1]
         try:
-            candles = await self.inner.fetch_ohlcv(*key)
-            if self._ttl > 0:
-                self._store(key, candles)
-            return candles
-        finally:
-            self._in_flight.pop(key, None)
+            candles = decode_candles(blob)
+        except ValueError:
+            return None  # written by another version of the format: fetch afresh and overwrite it
+        self._remember(key, blob, candles)
+        return candles
 
-    def _store(self, key: _Key, candles: Candles) -> None:
-        now = self._clock()
-        if len(self._entries) >= self._max_entries:
-            # Drop the expired first; if everything is fresh, the oldest insertions go (dicts keep order).
-            for stale in [k for k, (expires, _) in self._entries.items() if expires <= now]:
-                del self._entries[stale]
-            while len(self._entries) >= self._max_entries:
-                del self._entries[next(iter(self._entries))]
-        self._entries.pop(key, None)  # re-insert at the end so eviction order follows freshness
-        self._entries[key] = (now + self._ttl, candles)
-
-
-def _consume_exception(task: asyncio.Task[Candles]) -> None:
-    # If every waiter was cancelled, nobody reads the error; reading it here avoids the
-    # "exception was never retrieved" warning without swallowing it for the waiters that remain.
-    if not task.cancelled():
-        task.exception()
+    def _remember(self, key: str, blob: bytes, candles: Candles) -> None:
+        self._decoded.pop(key, None)  # re-insert at the end so the oldest-seen entries go first
+        while len(self._decoded) >= self._max_decoded:
+            del self._decoded[next(iter(self._decoded))]
+        self._decoded[key] = (blob, candles)
