@@ -1,59 +1,84 @@
-"""Sentiment per symbol for the tip pipeline: texts from a source, scored by a model, cached for a while.
+"""Sentiment per symbol for the tip pipeline: dated texts from the news sources, scored by a model, cached.
 
-The cache matters because monitoring re-scores every watched symbol every cycle, and a FinBERT pass over
-20 texts costs a quarter of a second on two cores.
+The cache matters because monitoring re-reads every watched symbol every cycle, and a FinBERT pass over 20
+texts costs a quarter of a second on two cores. Live readings (at=None) are cached per symbol for `ttl`;
+replayed ones per symbol and market minute, so a replay moving through time keeps getting the news of its
+own window. Concurrent requests for one key share one fetch; failed readings are not cached, so the next
+tip tries the sources again instead of serving "unavailable" for five minutes.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
-from datetime import datetime
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
+from pydantic import ValidationError
+
+from engine.cache import Cache, MemoryCache, SingleFlight
 from engine.models import AssetClass, SentimentReading
-from engine.sentiment import SentimentModel, TextSource, analyse
+from engine.sentiment.analyse import ScoreMemo, analyse
+from engine.sentiment.collect import utc
+from engine.sentiment.protocols import NewsSource, SentimentModel
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class CachedSentiment:
-    """Implements `engine.signals.SentimentProvider` over a text source and a model, with a TTL cache."""
+    """Implements `engine.signals.SentimentProvider` over news sources and a model, through a Cache."""
 
-    def __init__(
-        self,
-        source: TextSource,
-        model: SentimentModel,
-        max_texts: int = 20,
-        ttl: float = 300.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.source = source
+    def __init__(self, sources: Sequence[NewsSource], model: SentimentModel, *, max_texts: int = 20,
+                 max_age_hours: float = 48.0, ttl: float = 300.0, cache: Cache | None = None,
+                 clock: Callable[[], datetime] = _now) -> None:
+        self.sources = list(sources)
         self.model = model
         self.max_texts = max_texts
+        self.max_age_hours = max_age_hours
         self.ttl = ttl
+        self.cache: Cache = cache if cache is not None else MemoryCache()
         self._clock = clock
-        self._cache: dict[str, tuple[float, SentimentReading]] = {}
-        self._inflight: dict[str, asyncio.Future[SentimentReading]] = {}
+        self._flight: SingleFlight[SentimentReading] = SingleFlight()
+        self._memo = ScoreMemo()
+
+    @staticmethod
+    def key(symbol: str, at: datetime | None) -> str:
+        if at is None:
+            return f"sentiment:{symbol}"
+        return f"sentiment:{symbol}:{utc(at):%Y-%m-%dT%H:%M}"
 
     async def reading(self, symbol: str, asset: AssetClass, at: datetime | None = None) -> SentimentReading:
-        now = self._clock()
-        cached = self._cache.get(symbol)
-        if cached and now - cached[0] < self.ttl:
-            return cached[1]
-        pending = self._inflight.get(symbol)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[SentimentReading] = asyncio.get_running_loop().create_future()
-        self._inflight[symbol] = future
+        key = self.key(symbol, at)
+        cached = await self._get(key)
+        if cached is not None:
+            return cached
+        # A replayed reading is computed at the start of its minute: every caller sharing the key then gets
+        # only texts published by then, never one from later in the minute.
+        end = self._clock() if at is None else utc(at).replace(second=0, microsecond=0)
+        return await self._flight.run(key, lambda: self._produce(key, symbol, asset, end))
+
+    async def _produce(self, key: str, symbol: str, asset: AssetClass, at: datetime) -> SentimentReading:
+        result = await analyse(symbol, asset, self.sources, self.model, max_texts=self.max_texts,
+                               max_age_hours=self.max_age_hours, at=at, memo=self._memo)
+        if result.available:
+            try:
+                await self.cache.set(key, result.model_dump_json().encode(), self.ttl)
+            except Exception as exc:  # a cache outage costs speed, not the reading
+                log.warning("sentiment cache (%s) set failed: %s", self.cache.name, exc)
+        return result
+
+    async def _get(self, key: str) -> SentimentReading | None:
         try:
-            result = await analyse(symbol, asset, self.source, self.model, self.max_texts)
-            # Failures are not cached: the next tip tries again rather than serving "unavailable" for 5 min.
-            if result.available:
-                self._cache[symbol] = (self._clock(), result)
-            future.set_result(result)
-            return result
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: a lone caller must not log "exception never retrieved"
-            raise
-        finally:
-            self._inflight.pop(symbol, None)
+            raw = await self.cache.get(key)
+        except Exception as exc:
+            log.warning("sentiment cache (%s) get failed: %s", self.cache.name, exc)
+            return None
+        if raw is None:
+            return None
+        try:
+            return SentimentReading.model_validate_json(raw)
+        except ValidationError:  # written by another version, or corrupted: recompute
+            return None

@@ -1,5 +1,6 @@
 """Sentiment wing: the offline model's accuracy and behaviour, model selection, FinBERT loading (with a tiny
-BERT built here), analyse() fallbacks and the bundled headline source. Reads only data in the project."""
+BERT built here), analyse() fallbacks over news sources (the selection rule and the sources themselves are in
+test_news.py). Reads only data in the project."""
 
 from __future__ import annotations
 
@@ -10,25 +11,25 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from engine.config import Settings, current_settings, use_settings
-from engine.models import AssetClass, SentimentReading
+from engine.models import AssetClass, NewsItem, SentimentReading
 from engine.sentiment import (
     LABELS,
-    BundledHeadlines,
+    DatedHeadlines,
+    NewsSource,
     OfflineModel,
     SentimentModel,
     SentimentUnavailable,
-    TextSource,
     analyse,
     clear_model_cache,
     get_model,
 )
 from engine.sentiment.dataset import load_handwritten_news, load_tweets
-from engine.sentiment.headlines import POLITICS_WORDS, load_headlines
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -158,7 +159,7 @@ def test_shipped_weights_match_the_training_script() -> None:
 
 def test_protocols_are_met() -> None:
     assert isinstance(OfflineModel(), SentimentModel)
-    assert isinstance(BundledHeadlines(), TextSource)
+    assert isinstance(DatedHeadlines(), NewsSource)
 
 
 def test_get_model_offline_is_cached(settings_guard: None) -> None:
@@ -266,9 +267,10 @@ async def test_finbert_scores_concurrent_analyses(settings_guard: None, tmp_path
     path = _tiny_bert(tmp_path / "pos", {0: "positive", 1: "negative", 2: "neutral"}, favoured=0)
     use_settings(Settings(sentiment={"model": "finbert", "finbert_path": str(path)}))
     model = get_model()
-    source = _Source(["the profit rose", "net loss fell", "sales"] * 12)
+    source = _Source([f"{t} {n}" for n in range(12) for t in ("the profit rose", "net loss fell", "sales")])
     readings = await asyncio.gather(
-        *(analyse(s, AssetClass.STOCK, source, model, 30) for s in ("AAPL", "GOOG", "MSFT", "SPY"))
+        *(analyse(s, AssetClass.STOCK, [source], model, max_texts=30, max_age_hours=48)
+          for s in ("AAPL", "GOOG", "MSFT", "SPY"))
     )
     assert all(r.available and r.texts == 30 and r.model == "finbert" and r.score > 0.9 for r in readings)
 
@@ -285,6 +287,8 @@ def test_finbert_with_unusable_labels_is_unavailable(settings_guard: None, tmp_p
 
 
 class _Source:
+    """A NewsSource whose texts were published one minute apart, the first one minute before `at`."""
+
     name = "test source"
     demo = False
 
@@ -292,10 +296,11 @@ class _Source:
         self.texts = texts or []
         self.error = error
 
-    async def fetch_texts(self, symbol: str, asset: AssetClass, limit: int) -> list[str]:
+    async def fetch_items(self, symbol: str, asset: AssetClass, at: datetime) -> list[NewsItem]:
         if self.error:
             raise self.error
-        return self.texts[:limit]
+        return [NewsItem(text=t, source="Test Wire", published=at - timedelta(minutes=n + 1))
+                for n, t in enumerate(self.texts)]
 
 
 class _BrokenModel:
@@ -309,78 +314,41 @@ class _BrokenModel:
 
 
 async def test_analyse_falls_back_when_the_source_fails(offline: OfflineModel) -> None:
-    reading = await analyse(
-        "AAPL", AssetClass.STOCK, _Source(error=ConnectionError("feed down")), offline, 20
-    )
+    reading = await analyse("AAPL", AssetClass.STOCK, [_Source(error=ConnectionError("feed down"))], offline,
+                            max_texts=20, max_age_hours=48)
     assert isinstance(reading, SentimentReading)
     assert reading.score == 0.0 and reading.available is False and reading.texts == 0
     assert reading.error is not None and "feed down" in reading.error and "\n" not in reading.error
+    assert reading.unavailable == ["test source: ConnectionError: feed down"]
     assert reading.model == "offline" and reading.source == "test source" and reading.demo is False
 
 
 async def test_analyse_falls_back_when_the_model_fails() -> None:
-    reading = await analyse("AAPL", AssetClass.STOCK, _Source(["Sales rose 5%"]), _BrokenModel(), 20)
+    reading = await analyse("AAPL", AssetClass.STOCK, [_Source(["Sales rose 5%"])], _BrokenModel(), max_texts=20,
+                            max_age_hours=48)
     assert reading.score == 0.0 and reading.available is False
     assert reading.error is not None and "model exploded" in reading.error and "\n" not in reading.error
 
 
-async def test_analyse_without_texts_is_unavailable(offline: OfflineModel) -> None:
-    reading = await analyse("AAPL", AssetClass.STOCK, _Source([]), offline, 20)
-    assert reading.available is False and reading.score == 0.0 and reading.error
+async def test_analyse_without_texts_is_zero_and_available(offline: OfflineModel) -> None:
+    # No news in the window is not a failure: the card says there was none, sentiment counts 0.00.
+    reading = await analyse("AAPL", AssetClass.STOCK, [_Source([])], offline, max_texts=20, max_age_hours=48)
+    assert reading.available is True and reading.score == 0.0 and reading.texts == 0 and reading.error is None
 
 
 async def test_analyse_averages_model_scores(offline: OfflineModel) -> None:
     texts = ["Net sales rose 12% to EUR 40 mn.", "Operating profit fell to EUR 1 mn from EUR 3 mn.", "Hello"]
-    reading = await analyse("AAPL", AssetClass.STOCK, _Source(texts), offline, 2)
+    reading = await analyse("AAPL", AssetClass.STOCK, [_Source(texts)], offline, max_texts=2, max_age_hours=48)
     assert reading.available is True and reading.texts == 2
     expected = sum(offline.score(texts[:2])) / 2
     assert reading.score == pytest.approx(expected)
 
 
 async def test_analyse_with_bundled_headlines_is_demo(offline: OfflineModel) -> None:
-    reading = await analyse("BTC/USDT", AssetClass.CRYPTO, BundledHeadlines(seed=3), offline, 20)
-    assert reading.available is True and reading.texts == 20
-    assert reading.demo is True and reading.source.startswith("bundled headlines")
+    at = datetime(2024, 3, 27, 12, tzinfo=UTC)  # bundled crypto rows exist in the 48 h before
+    reading = await analyse("BTC/USDT", AssetClass.CRYPTO, [DatedHeadlines(48)], offline, max_texts=20,
+                            max_age_hours=48, at=at)
+    assert reading.available is True and 0 < reading.texts <= 20
+    assert reading.demo is True and reading.source == "bundled headlines" and reading.as_of == at
+    assert all(at - timedelta(hours=48) <= i.published <= at for i in reading.items)
     assert -1.0 <= reading.score <= 1.0
-
-
-# --- the bundled headline source -----------------------------------------------------------------------
-
-
-def test_bundled_headlines_are_relevant_to_the_asset_class() -> None:
-    feed_of = {h.text: h.feed for h in load_headlines()}
-    src = BundledHeadlines(seed=1)
-    crypto = src.pick("ETH/USDT", AssetClass.CRYPTO, 40)
-    assert len(crypto) == 40 and all(feed_of[t] == "crypto" for t in crypto)
-    stock = src.pick("MSFT", AssetClass.STOCK, 200)
-    assert {feed_of[t] for t in stock} == {"stock", "market"}
-    etf = src.pick("SPY", AssetClass.ETF, 200)
-    assert {feed_of[t] for t in etf} == {"etf", "market"}
-    forex = src.pick("EUR_USD", AssetClass.FOREX, 50)
-    assert forex and all(feed_of[t] == "market" for t in forex)
-    for text in stock + etf + forex:
-        words = set(text.lower().replace(",", " ").split())
-        assert not words & POLITICS_WORDS, text
-    assert "Union-killing bill dies in New Hampshire" not in stock
-    assert "Our Birth Dearth Is Becoming Our Death Knell" not in etf
-
-
-def test_bundled_headlines_prefer_the_symbol() -> None:
-    src = BundledHeadlines(seed=2)
-    btc = src.pick("BTC/USDT", AssetClass.CRYPTO, 6)
-    assert len(btc) == 6 and all("bitcoin" in t.lower() or "btc" in t.lower() for t in btc)
-    sol = src.pick("SOL/USDT", AssetClass.CRYPTO, 6)
-    assert any("Solana" in t for t in sol)
-    goog = src.pick("GOOG", AssetClass.STOCK, 3)
-    assert all("alphabet" in t.lower() or "google" in t.lower() for t in goog)
-
-
-async def test_bundled_headlines_are_reproducible() -> None:
-    a = await BundledHeadlines(seed=7).fetch_texts("AAPL", AssetClass.STOCK, 15)
-    b = await BundledHeadlines(seed=7).fetch_texts("AAPL", AssetClass.STOCK, 15)
-    c = await BundledHeadlines(seed=8).fetch_texts("AAPL", AssetClass.STOCK, 15)
-    assert a == b and a != c
-    # A per-call seed overrides the constructor's.
-    assert await BundledHeadlines(seed=0).fetch_texts("AAPL", AssetClass.STOCK, 15, seed=7) == a
-    assert len(set(a)) == 15
-    assert await BundledHeadlines().fetch_texts("AAPL", AssetClass.STOCK, 0) == []
