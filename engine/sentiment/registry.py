@@ -1,52 +1,69 @@
-"""Pick and cache the sentiment model the settings ask for."""
+"""Pick and cache the sentiment model asked for: "offline", "finbert" or "auto"."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.config import current_settings
 from engine.sentiment.finbert import FinBertModel, has_weights
 from engine.sentiment.offline import OfflineModel
 from engine.sentiment.protocols import SentimentModel, SentimentUnavailable
 
-log = logging.getLogger(__name__)
-
 MODEL_NAMES = ("auto", "finbert", "offline")
+DOWNLOAD_HINT = "run `tipster download-model` on a machine with internet"
 
-# Loading FinBERT takes seconds and ~0.5 GB: one instance per (kind, weights directory) per process.
+# FinBERT holds ~0.5 GB once loaded: one instance per weights directory per process, shared by callers.
 _cache: dict[tuple[str, str], SentimentModel] = {}
-_broken: set[str] = set()  # FinBERT directories "auto" failed to load: not retried on every call
 _lock = threading.Lock()
 
 
-def get_model(name: str | None = None) -> SentimentModel:
-    """The model `name` ("auto", "finbert", "offline"; None: settings' sentiment.model).
+def resolve_model(name: str, finbert_path: str | Path | None) -> tuple[SentimentModel, str | None]:
+    """The model `name` asks for, and for "auto" without usable weights the one line to say at start.
 
-    "auto" is FinBERT when sentiment.finbert_path holds weights, else the offline model; it never raises
-    for a missing or broken FinBERT. "finbert" raises SentimentUnavailable when it cannot be loaded.
-    The first FinBERT call blocks for seconds (imports, weights): call it at start-up or in a thread.
+    "offline": the bundled model. "finbert": FinBERT from `finbert_path`; raises SentimentUnavailable
+    (one line) when the folder holds no usable weights. "auto": FinBERT when the folder holds usable
+    weights, else the offline model and a note saying why. Cheap: FinBERT's weights load on its first
+    score or on `warm_up()`, so this never blocks for seconds.
     """
-    settings = current_settings().sentiment
-    name = name or settings.model
     if name not in MODEL_NAMES:
         raise ValueError(f"unknown sentiment model {name!r}; use one of {', '.join(MODEL_NAMES)}")
-    path = str(Path(settings.finbert_path).expanduser().resolve()) if settings.finbert_path else ""
     if name == "offline":
-        return _cached(("offline", ""), OfflineModel)
+        return _offline(), None
+    shown = str(finbert_path or "")
     if name == "finbert":
-        if not path:
-            raise SentimentUnavailable("sentiment.finbert_path is empty: FinBERT needs a weights folder")
-        return _cached(("finbert", path), lambda: FinBertModel(path))
-    if path and path not in _broken and has_weights(path):
-        try:
-            return _cached(("finbert", path), lambda: FinBertModel(path))
-        except SentimentUnavailable as exc:
-            _broken.add(path)
-            log.warning("sentiment: %s; using the offline model", exc)
+        if not shown:
+            raise SentimentUnavailable(
+                "sentiment.model is finbert but sentiment.finbert_path is empty: set it to the weights folder"
+            )
+        if not has_weights(Path(shown).expanduser()):
+            raise SentimentUnavailable(
+                f"sentiment.model is finbert but no FinBERT weights are in {shown} (need config.json and "
+                f"model.safetensors or pytorch_model.bin): {DOWNLOAD_HINT}, or set sentiment.model to auto"
+            )
+        return _finbert(shown), None
+    if not shown:
+        return _offline(), "sentiment.finbert_path is empty: using the offline model"
+    if not has_weights(Path(shown).expanduser()):
+        return _offline(), f"FinBERT weights not found in {shown}: using the offline model ({DOWNLOAD_HINT})"
+    try:
+        return _finbert(shown), None
+    except SentimentUnavailable as exc:  # weights there but unusable (config, labels): auto degrades
+        return _offline(), f"{exc}: using the offline model"
+
+
+def get_model(name: str, finbert_path: str | Path | None = None) -> SentimentModel:
+    """`resolve_model` without the note; raises the same errors."""
+    return resolve_model(name, finbert_path)[0]
+
+
+def _offline() -> SentimentModel:
     return _cached(("offline", ""), OfflineModel)
+
+
+def _finbert(path: str) -> SentimentModel:
+    key = str(Path(path).expanduser().resolve())
+    return _cached(("finbert", key), lambda: FinBertModel(Path(path).expanduser()))
 
 
 def _cached(key: tuple[str, str], build: Callable[[], SentimentModel]) -> SentimentModel:
@@ -59,7 +76,6 @@ def _cached(key: tuple[str, str], build: Callable[[], SentimentModel]) -> Sentim
 
 
 def clear_model_cache() -> None:
-    """Forget loaded models (tests; a /reload that changed finbert_path)."""
+    """Forget built models (tests; a /reload that changed finbert_path)."""
     with _lock:
         _cache.clear()
-        _broken.clear()

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import Settings, current_settings, use_settings
 from engine.models import AssetClass, NewsItem, SentimentReading
 from engine.sentiment import (
     LABELS,
@@ -24,7 +23,6 @@ from engine.sentiment import (
     NewsSource,
     OfflineModel,
     SentimentModel,
-    SentimentUnavailable,
     analyse,
     clear_model_cache,
     get_model,
@@ -63,12 +61,10 @@ def offline() -> OfflineModel:
 
 
 @pytest.fixture
-def settings_guard() -> Iterator[None]:
-    """Tests change the process-wide settings and model cache; put both back afterwards."""
-    previous = current_settings()
+def fresh_models() -> Iterator[None]:
+    """Tests fill the process-wide model cache; empty it before and after."""
     clear_model_cache()
     yield
-    use_settings(previous)
     clear_model_cache()
 
 
@@ -162,33 +158,16 @@ def test_protocols_are_met() -> None:
     assert isinstance(DatedHeadlines(), NewsSource)
 
 
-def test_get_model_offline_is_cached(settings_guard: None) -> None:
+def test_get_model_offline_is_cached(fresh_models: None) -> None:
     model = get_model("offline")
     assert model.name == "offline"
     assert get_model("offline") is model
 
 
-def test_get_model_auto_without_weights_is_offline(settings_guard: None, tmp_path: Path) -> None:
-    use_settings(Settings(sentiment={"model": "auto", "finbert_path": ""}))
-    assert get_model().name == "offline"
-    assert get_model("auto").name == "offline"
-    use_settings(Settings(sentiment={"model": "auto", "finbert_path": str(tmp_path / "missing")}))
-    assert get_model().name == "offline"
-    (tmp_path / "config.json").write_text("{}")  # a config without weights is not a model
-    use_settings(Settings(sentiment={"model": "auto", "finbert_path": str(tmp_path)}))
-    assert get_model().name == "offline"
+# auto/finbert with and without weights, label checks: tests/engine/test_finbert.py
 
 
-def test_get_model_finbert_without_weights_raises(settings_guard: None, tmp_path: Path) -> None:
-    use_settings(Settings(sentiment={"model": "finbert", "finbert_path": str(tmp_path)}))
-    with pytest.raises(SentimentUnavailable, match="FinBERT weights not found"):
-        get_model()
-    use_settings(Settings(sentiment={"model": "finbert", "finbert_path": ""}))
-    with pytest.raises(SentimentUnavailable):
-        get_model("finbert")
-
-
-def test_get_model_rejects_unknown_names(settings_guard: None) -> None:
+def test_get_model_rejects_unknown_names() -> None:
     with pytest.raises(ValueError, match="unknown sentiment model"):
         get_model("vader")
 
@@ -238,49 +217,16 @@ def _tiny_bert(path: Path, id2label: dict[int, str], favoured: int) -> Path:
     return path
 
 
-def test_finbert_loads_local_weights_and_maps_labels(settings_guard: None, tmp_path: Path) -> None:
-    # ProsusAI/finbert's label order; the classifier is rigged to say "positive".
-    pos_dir = _tiny_bert(tmp_path / "pos", {0: "positive", 1: "negative", 2: "neutral"}, favoured=0)
-    use_settings(Settings(sentiment={"model": "finbert", "finbert_path": str(pos_dir)}))
-    model = get_model("finbert")
-    assert model.name == "finbert"
-    texts = ["the profit rose", "net loss fell", "shares", "an unknown word"] * 10  # > one batch
-    scores = model.score(texts)
-    assert len(scores) == len(texts)
-    assert all(0.9 < s <= 1.0 for s in scores)
-    assert set(model.classify(texts)) == {"positive"}
-    assert get_model("finbert") is model  # cached
-    assert get_model("auto") is model  # weights present: auto picks FinBERT
-    assert get_model() is model
-
-    # Another label order, rigged to "negative": the mapping comes from the config, not from positions.
-    neg_dir = _tiny_bert(tmp_path / "neg", {0: "Neutral", 1: "Positive", 2: "Negative"}, favoured=2)
-    use_settings(Settings(sentiment={"model": "finbert", "finbert_path": str(neg_dir)}))
-    other = get_model()
-    assert other is not model
-    assert all(-1.0 <= s < -0.9 for s in other.score(["the profit rose"]))
-    assert other.classify(["the profit rose"]) == ["negative"]
-
-
-async def test_finbert_scores_concurrent_analyses(settings_guard: None, tmp_path: Path) -> None:
+async def test_finbert_scores_concurrent_analyses(fresh_models: None, tmp_path: Path) -> None:
     """analyse() scores in worker threads; parallel calls must share one FinBERT safely."""
     path = _tiny_bert(tmp_path / "pos", {0: "positive", 1: "negative", 2: "neutral"}, favoured=0)
-    use_settings(Settings(sentiment={"model": "finbert", "finbert_path": str(path)}))
-    model = get_model()
+    model = get_model("finbert", path)
     source = _Source([f"{t} {n}" for n in range(12) for t in ("the profit rose", "net loss fell", "sales")])
     readings = await asyncio.gather(
         *(analyse(s, AssetClass.STOCK, [source], model, max_texts=30, max_age_hours=48)
           for s in ("AAPL", "GOOG", "MSFT", "SPY"))
     )
     assert all(r.available and r.texts == 30 and r.model == "finbert" and r.score > 0.9 for r in readings)
-
-
-def test_finbert_with_unusable_labels_is_unavailable(settings_guard: None, tmp_path: Path) -> None:
-    bad = _tiny_bert(tmp_path / "bad", {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"}, favoured=0)
-    use_settings(Settings(sentiment={"model": "auto", "finbert_path": str(bad)}))
-    with pytest.raises(SentimentUnavailable, match="labels"):
-        get_model("finbert")
-    assert get_model("auto").name == "offline"  # auto degrades instead of failing
 
 
 # --- analyse() -----------------------------------------------------------------------------------------
