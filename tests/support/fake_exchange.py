@@ -18,17 +18,32 @@ errors are Binance's codes and messages. Imitated behaviour that matters to a cl
 * LOT_SIZE / NOTIONAL / PRICE_FILTER filters, OCO price relationships;
 * fault injection: ``fail_next`` (any status/body/headers: 429 with Retry-After …), ``reject_next``,
   ``slow_next_order`` (the order IS created and filled; the answer comes late), ``trigger_leg``.
+
+Public market data (what engine/market/ccxt_market.py reads, no keys): ``/api/v3/klines`` with symbol,
+interval, limit (default 500, at most 1000), startTime and endTime, rows as Binance sends them (prices and
+volumes as strings, close time = open time + interval − 1 ms) and the last row the bar forming now;
+``/api/v3/ticker/24hr`` and ``/api/v3/ticker/price``. Series are set per symbol and interval with
+``set_candles`` (from closes, relative to now: fresh or ``stale_bars`` old), ``set_bars`` (explicit rows) or
+``set_candles_from_csv`` (a bundled file shifted so its last bar is forming now). More faults for them:
+``hang_next`` (the answer comes after N seconds: a client timeout) and ``malformed_next`` (a 200 whose body
+is not JSON, is cut off, or is rows of garbage), ``restricted_next`` (Binance's HTTP 451 for a US address).
 """
 
 from __future__ import annotations
 
 import asyncio
+import csv
+import gzip
 import hashlib
 import hmac
 import itertools
+import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -54,6 +69,37 @@ class Fault:
     status: int
     body: dict[str, Any] | str
     headers: dict[str, str] = field(default_factory=dict)
+
+
+INTERVALS = {"1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "2h": 7200, "4h": 14400,
+             "6h": 21600, "8h": 28800, "12h": 43200, "1d": 86400, "3d": 259200, "1w": 604800}
+# What Binance answers a request from a restricted location (the US among them), with HTTP 451.
+RESTRICTED_BODY = {"code": 0, "msg": "Service unavailable from a restricted location according to 'b. Eligibility' "
+                                     "in https://www.binance.com/en/terms. Please contact customer service if you "
+                                     "believe you received this message in error."}
+MALFORMED_BODIES = {
+    "html": ("<html><body>Bad gateway, but with a 200</body></html>", "text/html"),
+    "truncated": ('[[1700000000000,"42000.00000000","42100.0', "application/json"),
+    "garbage": (json.dumps([["x", None, "abc", {}, [], "nan"], ["y", "1", "2", "3", "4", "5"]]), "application/json"),
+}
+
+
+@dataclass(frozen=True)
+class Kline:
+    """One bar as the server holds it; `open_time` in epoch seconds."""
+
+    open_time: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+    def to_json(self, seconds: int) -> list[Any]:
+        quote_volume = self.volume * self.close
+        return [self.open_time * 1000, f"{self.open:.8f}", f"{self.high:.8f}", f"{self.low:.8f}",
+                f"{self.close:.8f}", f"{self.volume:.8f}", (self.open_time + seconds) * 1000 - 1,
+                f"{quote_volume:.8f}", 100, f"{self.volume / 2:.8f}", f"{quote_volume / 2:.8f}", "0"]
 
 
 @dataclass
@@ -144,6 +190,10 @@ class FakeBinance:
         self.faults: list[Fault] = []
         self.slow_orders: list[float] = []
         self.requests: list[tuple[str, str]] = []
+        self.queries: list[tuple[str, dict[str, str]]] = []  # (path, query) of every request, in order
+        self.klines: dict[tuple[str, int], list[Kline]] = {}  # (symbol, interval seconds) → bars, oldest first
+        self.hangs: list[tuple[str, float]] = []
+        self.malformed: list[tuple[str, str]] = []
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -155,6 +205,9 @@ class FakeBinance:
         r.add_get("/api/v3/ping", self._ping)
         r.add_get("/api/v3/time", self._time)
         r.add_get("/api/v3/exchangeInfo", self._exchange_info)
+        r.add_get("/api/v3/klines", self._klines)
+        r.add_get("/api/v3/ticker/24hr", self._ticker_24hr)
+        r.add_get("/api/v3/ticker/price", self._ticker_price)
         r.add_post("/api/v3/order", self._new_order)
         r.add_get("/api/v3/order", self._get_order)
         r.add_delete("/api/v3/order", self._cancel_order)
@@ -199,6 +252,71 @@ class FakeBinance:
                                                                 "for live updates to avoid polling the API."},
                        {"Retry-After": str(retry_after)})
 
+    def restricted_next(self, method: str = "GET", path: str = "/api/v3/") -> None:
+        """Binance's answer to a US (or otherwise restricted) address: HTTP 451 with its JSON body."""
+        self.fail_next(method, path, 451, dict(RESTRICTED_BODY))
+
+    def hang_next(self, path: str, seconds: float) -> None:
+        """The next request under `path` is answered normally, but only after `seconds`."""
+        self.hangs.append((path, seconds))
+
+    def malformed_next(self, path: str, kind: str = "html") -> None:
+        """The next request under `path` gets a 200 whose body is `kind`: html (not JSON), truncated JSON,
+        or garbage (JSON rows of the wrong things)."""
+        if kind not in MALFORMED_BODIES:
+            raise ValueError(f"kind must be one of {', '.join(MALFORMED_BODIES)}")
+        self.malformed.append((path, kind))
+
+    # ---- public market data -----------------------------------------------------------------------------
+
+    def add_market(self, symbol: str, base: str, quote: str, tick: Decimal = Decimal("0.01")) -> Market:
+        market = Market(symbol, base, quote, tick=tick)
+        self.markets[symbol] = market
+        return market
+
+    def set_bars(self, symbol: str, seconds: int, bars: Sequence[Kline], *, last_price: float | None = None) -> None:
+        """Serve exactly these bars for (symbol, interval); the ticker's last price is `last_price` (default:
+        the last bar's close)."""
+        symbol = symbol.replace("/", "")
+        self.klines[(symbol, seconds)] = list(bars)
+        if bars or last_price is not None:
+            price = last_price if last_price is not None else bars[-1].close
+            self.prices[symbol] = Decimal(repr(price))
+
+    def set_candles(self, symbol: str, seconds: int, closes: Sequence[float], *, stale_bars: int = 0,
+                    forming_close: float | None = None, now: float | None = None) -> list[Kline]:
+        """Closed bars with these closes, the last one the bar that closed most recently before `now` (or
+        `stale_bars` bars earlier), then — when fresh — the bar forming now, closing at `forming_close`
+        (default: 0.1 % above the last close). open = the previous close, high/low 0.1 % around the body,
+        volume 10–16. Returns every bar served, the forming one last when there is one."""
+        now = time.time() if now is None else now
+        bucket = int(now) // seconds * seconds  # open time of the bar forming now
+        first = bucket - (len(closes) + stale_bars) * seconds
+        bars: list[Kline] = []
+        previous = closes[0]
+        for i, close in enumerate(closes):
+            bars.append(_bar(first + i * seconds, previous, close, 10.0 + i % 7))
+            previous = close
+        if stale_bars == 0:
+            forming = forming_close if forming_close is not None else round(previous * 1.001, 2)
+            bars.append(_bar(bucket, previous, forming, 1.5))
+        self.set_bars(symbol, seconds, bars)
+        return bars
+
+    def set_candles_from_csv(self, symbol: str, seconds: int, path: Path, *, count: int = 600,
+                             now: float | None = None) -> list[Kline]:
+        """The last `count` rows of a bundled candle file (timestamp, open, high, low, close, volume), moved in
+        time so that its last row is the bar forming now."""
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))[-count:]
+        now = time.time() if now is None else now
+        shift = int(now) // seconds * seconds - int(datetime.fromisoformat(rows[-1]["timestamp"]).timestamp())
+        bars = [Kline(int(datetime.fromisoformat(r["timestamp"]).timestamp()) + shift, float(r["open"]),
+                      float(r["high"]), float(r["low"]), float(r["close"]), float(r["volume"])) for r in rows]
+        self.set_bars(symbol, seconds, bars)
+        return bars
+
     def slow_next_order(self, delay: float) -> None:
         """The next new order is created (and a market order filled) at once; its answer comes after `delay`."""
         self.slow_orders.append(delay)
@@ -225,6 +343,7 @@ class FakeBinance:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.requests.append((request.method, request.path))
+        self.queries.append((request.path, dict(request.query)))
         for fault in self.faults:
             if fault.method == request.method and request.path.startswith(fault.path):
                 self.faults.remove(fault)
@@ -232,6 +351,16 @@ class FakeBinance:
                     return web.Response(text=fault.body, status=fault.status, headers=fault.headers,
                                         content_type="text/html")
                 return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+        for hang in self.hangs:
+            if request.path.startswith(hang[0]):
+                self.hangs.remove(hang)
+                await asyncio.sleep(hang[1])
+                break
+        for bad in self.malformed:
+            if request.path.startswith(bad[0]):
+                self.malformed.remove(bad)
+                text, content_type = MALFORMED_BODIES[bad[1]]
+                return web.Response(text=text, content_type=content_type)
         return await handler(request)
 
     @staticmethod
@@ -303,6 +432,62 @@ class FakeBinance:
                 {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
             ],
             "exchangeFilters": [], "symbols": symbols})
+
+    async def _klines(self, request: web.Request) -> web.Response:
+        q = request.query
+        if "symbol" not in q or "interval" not in q:
+            return self._err(-1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
+        if q["symbol"] not in self.markets:
+            return self._err(-1121, "Invalid symbol.")
+        seconds = INTERVALS.get(q["interval"])
+        if seconds is None:
+            return self._err(-1120, "Invalid interval.")
+        limit = int(q.get("limit", "500"))
+        if not 1 <= limit <= 1000:
+            return self._err(-1130, "Invalid data sent for a parameter.")
+        bars = self.klines.get((q["symbol"], seconds), [])
+        if "startTime" in q:
+            bars = [b for b in bars if b.open_time * 1000 >= int(q["startTime"])]
+        if "endTime" in q:
+            bars = [b for b in bars if b.open_time * 1000 <= int(q["endTime"])]
+        bars = bars[:limit] if "startTime" in q else bars[-limit:]  # Binance: from startTime on, else the latest
+        return web.json_response([b.to_json(seconds) for b in bars])
+
+    def _ticker(self, symbol: str) -> dict[str, Any]:
+        last = self.prices.get(symbol, Decimal(0))
+        finest = min((seconds for s, seconds in self.klines if s == symbol), default=None)
+        series = self.klines.get((symbol, finest), []) if finest is not None else []
+        day = [b for b in series if b.open_time >= time.time() - 86400]
+        opening = Decimal(repr(min(day, key=lambda b: b.open_time).open)) if day else last
+        high = max([Decimal(repr(b.high)) for b in day] + [last])
+        low = min([Decimal(repr(b.low)) for b in day] + [last])
+        volume = Decimal(repr(sum(b.volume for b in day)))
+        change = last - opening
+        percent = (change / opening * 100).quantize(Decimal("0.001")) if opening else Decimal(0)
+        now = _ms()
+        return {"symbol": symbol, "priceChange": _s(change), "priceChangePercent": str(percent),
+                "weightedAvgPrice": _s(last), "prevClosePrice": _s(opening), "lastPrice": _s(last),
+                "lastQty": "0.01000000", "bidPrice": _s(last), "bidQty": "1.00000000", "askPrice": _s(last),
+                "askQty": "1.00000000", "openPrice": _s(opening), "highPrice": _s(high), "lowPrice": _s(low),
+                "volume": _s(volume), "quoteVolume": _s(volume * last), "openTime": now - 86_400_000,
+                "closeTime": now, "firstId": 1, "lastId": 100, "count": 100}
+
+    async def _ticker_24hr(self, request: web.Request) -> web.Response:
+        symbol = request.query.get("symbol")
+        if symbol is None:
+            return web.json_response([self._ticker(s) for s in self.markets])
+        if symbol not in self.markets:
+            return self._err(-1121, "Invalid symbol.")
+        return web.json_response(self._ticker(symbol))
+
+    async def _ticker_price(self, request: web.Request) -> web.Response:
+        symbol = request.query.get("symbol")
+        if symbol is None:
+            return web.json_response([{"symbol": s, "price": _s(self.prices.get(s, Decimal(0)))}
+                                      for s in self.markets])
+        if symbol not in self.markets:
+            return self._err(-1121, "Invalid symbol.")
+        return web.json_response({"symbol": symbol, "price": _s(self.prices.get(symbol, Decimal(0)))})
 
     # ---- orders -----------------------------------------------------------------------------------------
 
@@ -531,3 +716,9 @@ class FakeBinance:
             "requireSelfTradePrevention": False, "preventSor": False, "updateTime": _ms(), "accountType": "SPOT",
             "balances": [{"asset": a, "free": _s(self.free[a]), "locked": _s(self.locked[a])} for a in self.free],
             "permissions": ["SPOT"], "uid": 354937868})
+
+
+def _bar(open_time: int, open_: float, close: float, volume: float) -> Kline:
+    spread = round(max(open_, close) * 0.001, 2)
+    return Kline(open_time, open_, round(max(open_, close) + spread, 2), round(min(open_, close) - spread, 2), close,
+                 volume)
