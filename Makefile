@@ -42,6 +42,7 @@ lint: install-test
 bench: install-test
 	$(BIN)/python bench/indicators.py
 	$(BIN)/python bench/sentiment_accuracy.py
+	$(BIN)/python bench/sentiment.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

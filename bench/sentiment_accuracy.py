@@ -21,7 +21,7 @@ from importlib import resources
 
 import numpy as np
 
-from engine.config import current_settings
+from engine.config import load_settings
 from engine.sentiment.dataset import Labelled, load_handwritten_news, load_tweets
 from engine.sentiment.offline import OfflineModel, rule_features
 from engine.sentiment.protocols import LABELS
@@ -79,7 +79,7 @@ def candidates(train: Labelled) -> list[tuple[str, Classifier]]:
     out += _sklearn_candidates(train)
     model = OfflineModel()
     out.append(("offline model: finance rules + logistic regression (chosen)", model.classify))
-    finbert_path = current_settings().sentiment.finbert_path
+    finbert_path = load_settings().sentiment.finbert_path
     from engine.sentiment.finbert import FinBertModel, has_weights
 
     if finbert_path and has_weights(finbert_path):
