@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 
+from engine.sentiment.dated import DatedHeadlines
+
 from bot.core.handlers import positions as position_handlers
 from bot.core.outbox import outbox_of
 from bot.core.scheduler import JobScheduler, build_scheduler
@@ -14,30 +16,82 @@ from bot.core.service import Services, TipsterCore
 from bot.core.trading import Trading
 from engine.brokers.base import Broker
 from engine.brokers.paper import PaperBroker
+from engine.cache import Cache, MemoryCache
 from engine.config import Settings, use_settings
 from engine.market.base import MarketData
 from engine.market.cache import CachedMarket
 from engine.market.replay import ReplayMarket
-from engine.sentiment import BundledHeadlines, get_model
+from engine.sentiment.protocols import NewsSource
+from engine.sentiment.registry import resolve_model
 from engine.sentiment_provider import CachedSentiment
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
 
-def build_market(settings: Settings) -> MarketData:
+def build_cache(settings: Settings) -> Cache:
+    """Redis when storage.redis_url is set (shared between processes), else a dict in this process."""
+    if settings.storage.redis_url:
+        from storage.redis_cache import RedisCache
+
+        return RedisCache(settings.storage.redis_url)
+    return MemoryCache()
+
+
+def _live_dependency(module: str) -> None:
+    try:
+        __import__(module)
+    except ImportError:
+        raise SystemExit(f"market.source: live needs the `live` extra ({module} is not installed): "
+                         "pip install -e '.[live]'") from None
+
+
+def build_market(settings: Settings, cache: Cache | None = None) -> MarketData:
+    """Replay (bundled candles, DEMO) or live: ccxt for symbols with "/", Alpaca for the rest (market.routes)."""
     if settings.market.source == "live":
-        raise SystemExit("market.source: live is not available in this build yet; use replay.")
+        _live_dependency("ccxt")
+        from engine.market.alpaca_market import AlpacaMarket
+        from engine.market.ccxt_market import CcxtMarket
+        from engine.market.router import RoutedMarket
+
+        crypto = CcxtMarket(settings.market.exchange, api_url=settings.market.exchange_api_url)
+        alpaca = settings.brokers.alpaca
+        stocks = None
+        if alpaca.key and alpaca.secret:
+            stocks = AlpacaMarket(alpaca.key, alpaca.secret, data_url=settings.market.alpaca_data_url,
+                                  feed=settings.market.alpaca_feed, known_symbols=settings.market.symbols)
+        routed = RoutedMarket(crypto, stocks, settings.market.routes)
+        return CachedMarket(routed, ttl=settings.cache.market_ttl, cache=cache)
     replay = ReplayMarket(start=settings.market.replay.start, speed=settings.market.replay.speed)
     # The replay clock moves `speed` market seconds per real second, so a cached 1h series goes stale
     # within a minute; cap the cache at a few seconds so repeated /signal calls see the new bars.
-    return CachedMarket(replay, ttl=min(settings.cache.market_ttl, 5))
+    return CachedMarket(replay, ttl=min(settings.cache.market_ttl, 5), cache=cache)
 
 
-def build_sentiment(settings: Settings) -> CachedSentiment:
-    model = get_model(settings.sentiment.model)
-    return CachedSentiment(BundledHeadlines(), model, max_texts=settings.sentiment.max_texts,
-                           ttl=settings.cache.sentiment_ttl)
+def build_news_sources(settings: Settings) -> list[NewsSource]:
+    """Replay: the bundled dated headlines. Live: the RSS feeds and subreddits of sentiment.*."""
+    cfg = settings.sentiment
+    if settings.market.source != "live":
+        return [DatedHeadlines(cfg.max_age_hours)]
+    _live_dependency("feedparser")
+    from engine.fetching import HttpClient
+    from engine.sentiment.reddit import RedditSource
+    from engine.sentiment.rss import RssSource
+
+    sources: list[NewsSource] = []
+    if any(cfg.feeds().values()):
+        sources.append(RssSource(cfg.feeds(), HttpClient("RSS")))
+    if any(cfg.reddit().values()):
+        sources.append(RedditSource(cfg.reddit(), cfg.reddit_url, HttpClient("Reddit")))
+    return sources
+
+
+def build_sentiment(settings: Settings, cache: Cache | None = None) -> CachedSentiment:
+    """The model sentiment.model names (FinBERT needs its weights on disk) over the news sources."""
+    model, _ = resolve_model(settings.sentiment.model, settings.sentiment.finbert_path)  # the CLI said the note
+    return CachedSentiment(build_news_sources(settings), model, max_texts=settings.sentiment.max_texts,
+                           max_age_hours=settings.sentiment.max_age_hours, ttl=settings.cache.sentiment_ttl,
+                           cache=cache)
 
 
 def build_brokers(settings: Settings, market: MarketData) -> dict[str, Broker]:
@@ -67,9 +121,10 @@ def build_brokers(settings: Settings, market: MarketData) -> dict[str, Broker]:
 async def open_core(settings: Settings, *, market: MarketData | None = None) -> AsyncIterator[TipsterCore]:
     use_settings(settings)
     db = await Database(settings.storage.sqlite_path).open()
+    cache = build_cache(settings)
     try:
-        services = Services(settings=settings, db=db, market=market or build_market(settings),
-                            sentiment=build_sentiment(settings))
+        services = Services(settings=settings, db=db, market=market or build_market(settings, cache),
+                            sentiment=build_sentiment(settings, cache))
         core = await TipsterCore.create(services)
         core.trading = Trading(core, build_brokers(settings, services.market))
         core.summary_sections.append(position_handlers.summary_section)
@@ -83,8 +138,22 @@ async def open_core(settings: Settings, *, market: MarketData | None = None) -> 
         finally:
             if core.trading is not None:
                 await core.trading.close_brokers()
+            await close_quietly(services.market, services.sentiment)
     finally:
+        await cache.close()
         await db.close()
+
+
+async def close_quietly(*parts: object) -> None:
+    """Close what holds connections (exchange sessions, HTTP clients); a failing close must not mask others."""
+    for part in parts:
+        close = getattr(part, "close", None) or getattr(part, "aclose", None)
+        if close is None:
+            continue
+        try:
+            await close()
+        except Exception:
+            log.warning("closing %s failed", type(part).__name__, exc_info=True)
 
 
 @asynccontextmanager

@@ -1,4 +1,4 @@
-"""`tipster demo` (console chat on bundled data) and `tipster run` (Telegram)."""
+"""`tipster demo` (console chat), `tipster run` (Telegram) and `tipster download-model` (FinBERT weights)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,32 @@ async def _run(settings: Settings) -> None:
         await run_telegram(core)
 
 
+def _download_model(path: str) -> int:
+    from engine.sentiment.download import DownloadFailed, download_finbert
+
+    try:
+        where = download_finbert(path)
+    except DownloadFailed as exc:
+        print(f"tipster: {exc}", file=sys.stderr)
+        return 1
+    print(f"FinBERT weights saved in {where}; sentiment.model auto now uses them.")
+    return 0
+
+
+def _model_problem(settings: Settings) -> str | None:
+    """`sentiment.model: finbert` without usable weights stops start-up; `auto` says once which it uses."""
+    from engine.sentiment.protocols import SentimentUnavailable
+    from engine.sentiment.registry import resolve_model
+
+    try:
+        _, note = resolve_model(settings.sentiment.model, settings.sentiment.finbert_path)
+    except SentimentUnavailable as exc:
+        return str(exc)
+    if note:
+        print(f"tipster: {note}", file=sys.stderr)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tipster", description="Trading tips in chat.")
     parser.add_argument("--config", help="path to config.yaml (default: $TIPSTER_CONFIG or ./config.yaml)")
@@ -53,9 +79,19 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--log", default="data/tipster-demo.log", help="log file for the console chat")
     run = sub.add_parser("run", help="run the Telegram bot (needs telegram.token)")
     run.add_argument("--db", help="SQLite file (default: storage.sqlite_path)")
+    download = sub.add_parser("download-model", help="fetch ProsusAI/finbert into sentiment.finbert_path "
+                                                     "(needs internet)")
+    download.add_argument("--path", help="target folder (default: sentiment.finbert_path)")
     args = parser.parse_args(argv)
     settings = _load(args)
-    secrets = [s for s in (settings.telegram.token, settings.discord.token) if s]
+    if args.command == "download-model":
+        return _download_model(args.path or settings.sentiment.finbert_path)
+    if (problem := _model_problem(settings)) is not None:
+        print(f"tipster: {problem}", file=sys.stderr)
+        return 2
+    secrets = [s for s in (settings.telegram.token, settings.discord.token, settings.brokers.alpaca.key,
+                           settings.brokers.alpaca.secret, settings.brokers.ccxt.key,
+                           settings.brokers.ccxt.secret) if s]
     try:
         if args.command == "demo":
             Path(args.log).parent.mkdir(parents=True, exist_ok=True)

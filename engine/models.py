@@ -147,8 +147,17 @@ class Signal(BaseModel):
     sentiment_available: bool = True
     sentiment_texts: int = 0
     sentiment_model: str = ""
+    sentiment_sources: list[str] = Field(default_factory=list)
+    sentiment_unavailable: list[str] = Field(default_factory=list)
+    sentiment_newest: datetime | None = None
+    sentiment_as_of: datetime | None = None  # the end of the texts' window: the bar's time or now
+    sentiment_window_hours: float = 48.0
+    news: list[ScoredText] = Field(default_factory=list)  # the scored texts, newest first ([News] lists them)
     data_source: str
-    bar_time: datetime
+    bar_time: datetime  # open time of the last bar the indicators used
+    bar_seconds: int | None = None  # its length, so the card can show when it closed
+    bar_close: Decimal | None = None  # that bar's close, when `price` is the live last price instead
+    session_note: str | None = None  # e.g. "US market closed · last close Fri 2026-11-27 16:00 ET"
     demo: bool = False
     price_decimals: int = 2
     status: str = "active"

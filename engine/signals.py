@@ -16,6 +16,7 @@ import numpy as np
 
 from engine import indicators
 from engine.market.base import MarketData, NoData
+from engine.market.resample import timeframe_seconds
 from engine.market.symbols import asset_class
 from engine.models import (
     AssetClass,
@@ -66,6 +67,13 @@ def _last(series: np.ndarray) -> float:
     return float(series[-1]) if len(series) else math.nan
 
 
+def _bar_seconds(candles: Candles) -> int | None:
+    try:
+        return timeframe_seconds(candles.timeframe)
+    except ValueError:
+        return None
+
+
 def to_decimal(value: float, decimals: int) -> Decimal:
     """A float price from the data feed as an exact Decimal at the symbol's tick precision."""
     return quantize_price(Decimal(repr(float(value))), decimals)
@@ -90,7 +98,7 @@ async def generate_signal(
     validate_params(params.technical_weight, params.sentiment_weight, params.buy_threshold,
                     params.sell_threshold)
     candles_task = asyncio.ensure_future(market.fetch_ohlcv(symbol, timeframe, bars))
-    sentiment_task = asyncio.ensure_future(sentiment.reading(symbol, asset_class(symbol), at=market.as_of(symbol)))
+    sentiment_task = asyncio.ensure_future(_sentiment(symbol, market, sentiment))
     try:
         candles = await candles_task
     except BaseException:
@@ -102,6 +110,11 @@ async def generate_signal(
     values = await asyncio.to_thread(snapshot, candles)
     reading = await sentiment_task
     return build_signal(candles, values, reading, params, sl_atr=sl_atr, tp_atr=tp_atr)
+
+
+async def _sentiment(symbol: str, market: MarketData, sentiment: SentimentProvider) -> SentimentReading:
+    # Texts are taken up to the market's time (the replayed bar's, or now): never a headline from after it.
+    return await sentiment.reading(symbol, asset_class(symbol), at=await market.as_of(symbol))
 
 
 def build_signal(
@@ -121,7 +134,11 @@ def build_signal(
     fusion = fuse(tech, sentiment_score, params.technical_weight, params.sentiment_weight,
                   params.buy_threshold, params.sell_threshold)
     decimals = candles.price_decimals
-    price = to_decimal(float(candles.close[-1]), decimals)
+    bar_close = to_decimal(float(candles.close[-1]), decimals)
+    # Live sources compute on closed bars but quote the last trade: a trader acts on the price now.
+    live_price = candles.last_price
+    price = to_decimal(live_price, decimals) if live_price is not None and math.isfinite(live_price) \
+        and live_price > 0 else bar_close
     atr = to_decimal(values.atr, decimals + 2)
     stop, target = stop_levels(fusion.recommendation, price, atr, sl_atr, tp_atr, decimals)
     return Signal(
@@ -143,8 +160,17 @@ def build_signal(
         sentiment_available=reading.available,
         sentiment_texts=reading.texts,
         sentiment_model=reading.model,
+        sentiment_sources=reading.sources,
+        sentiment_unavailable=reading.unavailable,
+        sentiment_newest=reading.newest,
+        sentiment_as_of=reading.as_of,
+        sentiment_window_hours=reading.window_hours,
+        news=reading.items,
         data_source=candles.source,
         bar_time=candles.last_time,
+        bar_seconds=_bar_seconds(candles),
+        bar_close=bar_close if price != bar_close else None,
+        session_note=candles.session_note,
         demo=candles.demo or reading.demo,
         price_decimals=decimals,
         created_at=datetime.now(UTC),

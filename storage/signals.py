@@ -82,6 +82,17 @@ class SignalRepository:
     async def count_for_user(self, user_id: int) -> int:
         return int(await self.db.scalar("SELECT COUNT(*) FROM signals WHERE user_id = ?", (user_id,)))
 
+    async def latest_by_symbol(self, user_id: int, symbols: list[str]) -> dict[str, Signal]:
+        """The user's newest tip on each of `symbols` (any timeframe), for /market."""
+        if not symbols:
+            return {}
+        marks = ", ".join("?" * len(symbols))
+        rows = await self.db.fetchall(
+            "SELECT s.* FROM signals s JOIN (SELECT symbol, MAX(id) AS id FROM signals"
+            f" WHERE user_id = ? AND symbol IN ({marks}) GROUP BY symbol) last ON last.id = s.id",
+            (user_id, *symbols))
+        return {r["symbol"]: _signal(r) for r in rows}
+
     async def search(self, symbol: str | None = None, user_id: int | None = None, limit: int = 10,
                      offset: int = 0) -> tuple[list[tuple[Signal, str]], int]:
         """Every user's tips (admins), newest first, with the owner's identity."""

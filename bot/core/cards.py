@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.core import formatting as fmt
 from engine.models import Recommendation, Signal
 
@@ -35,18 +37,73 @@ def tip_card(signal: Signal, tz: str = "UTC") -> str:
         f"Applied: buy ≥ {p.buy_threshold:+.2f}, sell ≤ {p.sell_threshold:+.2f}; weights technical "
         f"{p.technical_weight:g} / sentiment {p.sentiment_weight:g}; MACD scale {p.macd_scale}",
     ]
-    if signal.sentiment_available:
-        lines.append(f"Sentiment: {signal.sentiment_model} over {signal.sentiment_texts} texts"
-                     f"{' (bundled DEMO headlines)' if signal.demo else ''}")
-    else:
-        lines.append("Sentiment: unavailable, counted as 0.00")
-    forming = " (forming)" if signal.extra.get("forming_bar") else ""
-    demo = " · DEMO data, not live prices" if signal.demo else ""
-    lines.append(f"Data: {signal.data_source} · bar {fmt.local_time(signal.bar_time, tz)}{forming}{demo}")
+    lines.append(sentiment_line(signal))
+    lines.extend(data_lines(signal, tz))
     status = "" if signal.status == "active" else f" · {signal.status}"
     ident = f"Tip #{signal.id}" if signal.id else "Tip"
     lines.append(f"{ident} · {fmt.local_time(signal.created_at, tz)}{status}")
     lines.append(DISCLAIMER)
+    return "\n".join(lines)
+
+
+def sentiment_line(signal: Signal) -> str:
+    """How many texts were scored, from where, and the newest one's age; or why there was no sentiment."""
+    window = f"{signal.sentiment_window_hours:g} h"
+    before = "before the bar" if signal.demo else "before now"
+    failed = f" ({'; '.join(signal.sentiment_unavailable)} unavailable)" if signal.sentiment_unavailable else ""
+    if not signal.sentiment_available:
+        reason = signal.extra.get("sentiment_error") or "no source answered"
+        return f"Sentiment: unavailable ({reason}), counted as 0.00"
+    if signal.sentiment_texts == 0:
+        return f"Sentiment: no news in the {window} {before}, counted as 0.00{failed}"
+    age = ""
+    if signal.sentiment_newest is not None and signal.sentiment_as_of is not None:
+        age = f" · newest {fmt.age(signal.sentiment_as_of - signal.sentiment_newest)} old"
+    sources = ", ".join(signal.sentiment_sources) or "news"
+    demo = " (bundled DEMO headlines)" if signal.demo else ""
+    only = ""
+    if signal.sentiment_unavailable:
+        kinds = {item.kind for item in signal.news}
+        only = " · from RSS alone" if kinds == {"news"} else ""
+    return (f"Sentiment: {signal.sentiment_model} over {signal.sentiment_texts} texts from {sources}{demo}"
+            f"{age}{only}{failed}")
+
+
+def data_lines(signal: Signal, tz: str) -> list[str]:
+    """Where the prices come from and which bar the indicators used (live: the last closed one)."""
+    forming = " (forming)" if signal.extra.get("forming_bar") else ""
+    if signal.demo:
+        return [f"Data: {signal.data_source} · bar {fmt.local_time(signal.bar_time, tz)}{forming}"
+                " · DEMO data, not live prices"]
+    bar = f"last closed bar {fmt.local_time(signal.bar_time, tz)}"
+    if signal.bar_seconds:
+        closed = signal.bar_time + timedelta(seconds=signal.bar_seconds)
+        bar = f"last closed bar {fmt.local_time(signal.bar_time, tz)} – {fmt.clock(closed, tz)}"
+    close = f" (close {fmt.price(signal.bar_close, signal.price_decimals)})" if signal.bar_close is not None else ""
+    lines = [f"Data: {signal.data_source} · {bar}{close}"]
+    if signal.session_note:
+        lines.append(signal.session_note)
+    return lines
+
+
+NEWS_TEXT_LEN = 160  # a headline longer than this is cut: the list must stay one message
+
+
+def news_list(signal: Signal, tz: str = "UTC") -> str:
+    """Every scored text, newest first: score, age at the tip's time, source, headline."""
+    if not signal.news:
+        return sentiment_line(signal)
+    lines = [f"{signal.sentiment_texts} texts, mean score {fmt.score(signal.sentiment_score)} "
+             f"(each: p(positive) − p(negative) under {signal.sentiment_model})"]
+    anchor = signal.sentiment_as_of
+    for item in signal.news:
+        when = fmt.age(anchor - item.published) + " old" if anchor else fmt.local_time(item.published, tz)
+        text = item.text if len(item.text) <= NEWS_TEXT_LEN else item.text[: NEWS_TEXT_LEN - 1] + "…"
+        lines.append(f"{fmt.score(item.score)} · {when} · {item.source} · {text}")
+    if signal.sentiment_unavailable:
+        lines.append(f"Unavailable: {'; '.join(signal.sentiment_unavailable)}")
+    if signal.demo:
+        lines.append("DEMO: bundled historical headlines, dated before the replayed bar.")
     return "\n".join(lines)
 
 

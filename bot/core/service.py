@@ -25,6 +25,7 @@ from bot.core.permissions import Permission, allowed
 from bot.core.ratelimit import SlidingWindowLimiter
 from bot.core.registry import Press, Request, registry
 from bot.core.replies import Button, Reply
+from bot.core.source_alerts import SourceAlerts
 from engine.config import Settings
 from engine.market.base import MarketData
 from engine.models import SignalParams
@@ -112,6 +113,7 @@ class TipsterCore:
         self.stats_sections: list[Callable[[], Awaitable[list[str]]]] = []
         self.health_sections: list[Callable[[], Awaitable[list[str]]]] = []
         self._chat_admin_cache: dict[tuple[str, str], tuple[float, bool]] = {}
+        self.source_alerts = SourceAlerts(self)
 
     @classmethod
     async def create(cls, services: Services) -> TipsterCore:

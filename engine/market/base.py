@@ -92,7 +92,7 @@ class MarketData(Protocol):
         """The latest traded price, at the symbol's tick precision."""
         ...
 
-    def as_of(self, symbol: str) -> datetime | None:
+    async def as_of(self, symbol: str) -> datetime | None:
         """The market time a request sees now: the replay's virtual clock; None for a live source (now)."""
         ...
 

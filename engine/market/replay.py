@@ -322,8 +322,9 @@ class ReplayMarket:
         series = self._series.get(key) or self._load_sync(key)
         return datetime.fromtimestamp(self._virtual_now(series), tz=UTC)
 
-    def as_of(self, symbol: str) -> datetime | None:
-        return self.now(symbol)
+    async def as_of(self, symbol: str) -> datetime | None:
+        series = await self._load(self._entry(symbol).symbol)
+        return datetime.fromtimestamp(self._virtual_now(series), tz=UTC)
 
     def ended(self, symbol: str) -> bool:
         """True once the symbol's clock has stopped at the end of its data (False until it is loaded)."""

@@ -29,16 +29,6 @@ class SentimentModel(Protocol):
 
 
 @runtime_checkable
-class TextSource(Protocol):
-    name: str
-    demo: bool
-
-    async def fetch_texts(self, symbol: str, asset: AssetClass, limit: int) -> list[str]:
-        """Up to `limit` recent texts (headlines, posts) about `symbol`."""
-        ...
-
-
-@runtime_checkable
 class NewsSource(Protocol):
     """Where dated texts come from: RSS feeds, Reddit, or the bundled dated headlines (replay).
 

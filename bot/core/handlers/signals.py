@@ -40,6 +40,8 @@ def card_buttons(core: TipsterCore, signal: Signal, viewer: User | None = None) 
         return [[core.button("History", "hi", signal.id)]]
     # [Watch] gets a row of its own: three buttons is as wide as a phone shows comfortably.
     second = [core.button("👁 Watch", "wa", signal.id)]
+    if signal.news:
+        second.append(core.button("📰 News", "nw", signal.id))
     if (viewer is not None and allowed(viewer.role, Permission.TRADE)
             and signal.recommendation is not Recommendation.HOLD):
         second.insert(0, core.button("💰 Open position", "op", signal.id))
@@ -62,7 +64,8 @@ async def make_tip(core: TipsterCore, ctx: ChatContext, user: User, symbol: str,
             symbol, timeframe, params, core.services.market, core.services.sentiment,
             bars=settings.market.bars, sl_atr=settings.risk.sl_atr, tp_atr=settings.risk.tp_atr,
         )
-    except NoData as exc:
+    except NoData as exc:  # stale, unavailable or too little data: one line and [Retry], never a tip
+        await core.source_alerts.failed(exc)
         retry = [[core.button("🔁 Retry", "rt", symbol, timeframe)]]
         return [Reply(text=f"{exc}", buttons=retry, edit=edit)]
     except MarketError as exc:
@@ -194,6 +197,16 @@ async def retry(core: TipsterCore, press: Press) -> list[Reply]:
         return [Reply(notice="This button is not valid.")]
     symbol, timeframe = parse_symbol(press.args[0]), parse_timeframe(press.args[1])
     return await make_tip(core, press.ctx, press.user, symbol, timeframe, edit=True)
+
+
+@registry.button("nw")
+async def news_button(core: TipsterCore, press: Press) -> list[Reply]:
+    """The texts a tip's sentiment was computed from, each with its score (SPEC §2 step 4)."""
+    signal = await owned_signal(core, press.user, press.args[0] if press.args else "")
+    reply = Reply(title=f"News behind tip #{signal.id} · {signal.symbol} {signal.timeframe}",
+                  text=cards.news_list(signal, core.user_tz(press.user)))
+    reply.notice = "News"
+    return [reply]
 
 
 @registry.button("dm")

@@ -1,0 +1,38 @@
+"""Admins hear once when a data source refuses our credentials (SPEC §10: stop and alert on auth errors).
+
+Once per source per run: a monitor cycle every two minutes must not page the admins every two minutes.
+Fixing the keys means a restart (or /reload), which starts a new run.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from bot.core.replies import Reply
+from engine.market.base import MarketUnavailable
+
+if TYPE_CHECKING:
+    from bot.core.service import TipsterCore
+
+log = logging.getLogger(__name__)
+
+
+class SourceAlerts:
+    def __init__(self, core: TipsterCore) -> None:
+        self.core = core
+        self._alerted: set[str] = set()
+
+    async def failed(self, exc: BaseException) -> None:
+        if not isinstance(exc, MarketUnavailable) or not exc.auth:
+            return
+        key = exc.source or "market"
+        if key in self._alerted:
+            return
+        self._alerted.add(key)
+        log.error("data source %s refused our credentials: %s", key, exc)
+        reply = Reply(title="⚠️ Data source refused our credentials",
+                      text=f"{exc}\nTips on its symbols fail until the keys are fixed and the bot is restarted.")
+        for admin in await self.core.services.user_admin.admins():
+            await self.core.notify_user(admin, reply, "admin_alert")
+
