@@ -43,6 +43,7 @@ class CachedSentiment:
         self._clock = clock
         self._flight: SingleFlight[SentimentReading] = SingleFlight()
         self._memo = ScoreMemo()
+        self._health: dict[str, tuple[str | None, datetime]] = {}  # source -> (last error or None, since)
 
     @staticmethod
     def key(symbol: str, at: datetime | None) -> str:
@@ -63,12 +64,43 @@ class CachedSentiment:
     async def _produce(self, key: str, symbol: str, asset: AssetClass, at: datetime) -> SentimentReading:
         result = await analyse(symbol, asset, self.sources, self.model, max_texts=self.max_texts,
                                max_age_hours=self.max_age_hours, at=at, memo=self._memo)
+        self._note_health(result)
         if result.available:
             try:
                 await self.cache.set(key, result.model_dump_json().encode(), self.ttl)
             except Exception as exc:  # a cache outage costs speed, not the reading
                 log.warning("sentiment cache (%s) set failed: %s", self.cache.name, exc)
         return result
+
+    def _note_health(self, result: SentimentReading) -> None:
+        """What /health shows per source: ok, or the last failure and when it began."""
+        failed = {line.split(":", 1)[0].strip(): line for line in result.unavailable}
+        if not result.available and result.error:
+            failed = failed or {name: result.error for name in self._source_names()}
+        stamp = self._clock()
+        for name in self._source_names():
+            if name in failed:
+                previous = self._health.get(name)
+                since = previous[1] if previous is not None and previous[0] is not None else stamp
+                self._health[name] = (failed[name], since)
+            else:
+                self._health[name] = (None, stamp)
+
+    def _source_names(self) -> list[str]:
+        return [str(getattr(source, "name", type(source).__name__)) for source in self.sources]
+
+    def status(self) -> dict[str, str]:
+        """One line per news source for /health: configured, ok at a time, or degraded since a time."""
+        out: dict[str, str] = {}
+        for name in self._source_names():
+            error, since = self._health.get(name, (None, None))
+            if since is None:
+                out[name] = "not asked yet"
+            elif error is None:
+                out[name] = f"ok (last answer {since:%H:%M} UTC)"
+            else:
+                out[name] = f"degraded since {since:%H:%M} UTC: {error}"
+        return out
 
     async def _get(self, key: str) -> SentimentReading | None:
         try:

@@ -60,12 +60,11 @@ def sentiment_line(signal: Signal) -> str:
     if signal.sentiment_newest is not None and signal.sentiment_as_of is not None:
         age = f" · newest {fmt.age(signal.sentiment_as_of - signal.sentiment_newest)} old"
     sources = ", ".join(signal.sentiment_sources) or "news"
-    demo = " (bundled DEMO headlines)" if signal.demo else ""
     only = ""
     if signal.sentiment_unavailable:
         kinds = {item.kind for item in signal.news}
         only = " · from RSS alone" if kinds == {"news"} else ""
-    return (f"Sentiment: {signal.sentiment_model} over {signal.sentiment_texts} texts from {sources}{demo}"
+    return (f"Sentiment: {signal.sentiment_model} over {signal.sentiment_texts} texts from {sources}"
             f"{age}{only}{failed}")
 
 

@@ -151,7 +151,7 @@ async def test_finbert_weights_are_used_when_asked(tmp_path: Path, servers: Serv
 
 
 async def test_finbert_without_weights_stops_start_up_with_one_line(tmp_path: Path, servers: Servers) -> None:
-    out, err, code = await run_demo(tmp_path, servers, "/signal BTC/USDT 1h\n", model="finbert",
+    _, err, code = await run_demo(tmp_path, servers, "/signal BTC/USDT 1h\n", model="finbert",
                                     extra_env={"TIPSTER_SENTIMENT__FINBERT_PATH": str(tmp_path / "none")})
     assert code == 2
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err

@@ -572,6 +572,23 @@ async def stats(core: TipsterCore, req: Request) -> list[Reply]:
     return [Reply(title="Stats", text="\n".join(lines))]
 
 
+def sentiment_health(core: TipsterCore) -> list[str]:
+    """The active model (and why, when FinBERT was asked for but is not in use), each news source, the cache."""
+    sentiment = core.services.sentiment
+    model = getattr(sentiment, "model", None)
+    lines = [f"Sentiment model: {getattr(model, 'name', 'unknown')} (sentiment.model: "
+             f"{core.settings.sentiment.model})"]
+    status = getattr(sentiment, "status", None)
+    if status is not None:
+        lines.append("News sources:" if status() else "News sources: none configured")
+        lines += [f"  {name}: {line}" for name, line in status().items()]
+    cache = getattr(sentiment, "cache", None)
+    if cache is not None:
+        cache_status = getattr(cache, "status", None)
+        lines.append(f"Cache: {cache_status() if cache_status else cache.name}")
+    return lines
+
+
 @registry.command("health", "/health", "storage, data source, model, uptime", permission=ADMIN, group="Admin")
 async def health(core: TipsterCore, req: Request) -> list[Reply]:
     lines = []
@@ -588,8 +605,7 @@ async def health(core: TipsterCore, req: Request) -> list[Reply]:
             lines.append(f"  {key}: {value}")
     except Exception as exc:
         lines.append(f"  status unavailable: {shorten(str(exc), 80)}")
-    sentiment = getattr(core.services.sentiment, "model", None)
-    lines.append(f"Sentiment model: {getattr(sentiment, 'name', 'unknown')}")
+    lines.extend(sentiment_health(core))
     uptime = core.now() - core.started_at
     lines.append(f"Uptime: {str(uptime).split('.')[0]} · version {VERSION} · Python {platform.python_version()}")
     for extra in core.health_sections:
