@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
-
-from engine.sentiment.dated import DatedHeadlines
 
 from bot.core.handlers import positions as position_handlers
 from bot.core.outbox import outbox_of
@@ -21,6 +20,7 @@ from engine.config import Settings, use_settings
 from engine.market.base import MarketData
 from engine.market.cache import CachedMarket
 from engine.market.replay import ReplayMarket
+from engine.sentiment.dated import DatedHeadlines
 from engine.sentiment.protocols import NewsSource
 from engine.sentiment.registry import resolve_model
 from engine.sentiment_provider import CachedSentiment
@@ -126,6 +126,7 @@ async def open_core(settings: Settings, *, market: MarketData | None = None) -> 
         services = Services(settings=settings, db=db, market=market or build_market(settings, cache),
                             sentiment=build_sentiment(settings, cache))
         core = await TipsterCore.create(services)
+        warm_up_model(services.sentiment)
         core.trading = Trading(core, build_brokers(settings, services.market))
         core.summary_sections.append(position_handlers.summary_section)
         core.stats_sections.append(lambda: position_handlers.stats_lines(core))
@@ -142,6 +143,20 @@ async def open_core(settings: Settings, *, market: MarketData | None = None) -> 
     finally:
         await cache.close()
         await db.close()
+
+
+def warm_up_model(sentiment: object) -> None:
+    """Load FinBERT's weights in a thread now, so the first tip does not wait seconds for them."""
+    warm = getattr(getattr(sentiment, "model", None), "warm_up", None)
+    if warm is None:
+        return
+
+    def loaded(task: asyncio.Future[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("sentiment: FinBERT could not be loaded (%s); tips say sentiment is unavailable",
+                        task.exception())
+
+    asyncio.ensure_future(asyncio.to_thread(warm)).add_done_callback(loaded)
 
 
 async def close_quietly(*parts: object) -> None:
