@@ -33,8 +33,13 @@ redis:
 demo: install
 	$(BIN)/tipster demo
 
+# Two workers: the suite is about half waiting (subprocesses, loopback servers, replay clocks), so two
+# processes halve it even on two cores; each worker starts its own redis-server. pytest's exit code 5
+# (no tests collected) fails the target like any other non-zero code.
+PYTEST_WORKERS ?= 2
+
 test: install-test
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
 lint: install-test
 	$(BIN)/ruff check .
