@@ -11,9 +11,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# `live` too: `market.source: live` (ccxt, RSS, Reddit, Redis) must work from the same install as the demo.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e '.[ml]'
+	$(BIN)/pip install --quiet -e '.[ml,live]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
