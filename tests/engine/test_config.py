@@ -63,3 +63,46 @@ def test_bad_env_value_names_the_key(monkeypatch):
     monkeypatch.setenv("TIPSTER_MARKET__BARS", "many")
     with pytest.raises(ConfigError, match=r"market\.bars"):
         load_settings(None)
+
+
+def test_live_data_defaults_match_spec():
+    s = Settings()
+    assert s.market.exchange == "binance" and s.market.exchange_api_url is None
+    assert s.market.alpaca_feed == "iex" and s.market.alpaca_data_url is None and s.market.routes == {}
+    assert s.sentiment.max_age_hours == 48 and s.sentiment.reddit_url == "https://www.reddit.com"
+    feeds = s.sentiment.feeds()
+    assert any("coindesk.com" in url for url in feeds["crypto"]) and any("cointelegraph" in u for u in feeds["crypto"])
+    assert any("{symbol}" in url and "yahoo" in url for url in feeds["stock"])
+    assert s.sentiment.reddit()["crypto"]  # some subreddits by default
+
+
+def test_a_mapping_from_env_replaces_the_default_and_the_file_whole(tmp_path, monkeypatch):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("sentiment:\n  rss_feeds: {crypto: ['http://a/1'], stock: ['http://b/{symbol}']}\n"
+                   "  subreddits: {crypto: [Bitcoin]}\n")
+    s = load_settings(cfg)
+    assert s.sentiment.feeds() == {"crypto": ["http://a/1"], "stock": ["http://b/{symbol}"]}
+    assert s.sentiment.reddit() == {"crypto": ["Bitcoin"]}  # the file replaces the defaults whole
+    monkeypatch.setenv("TIPSTER_SENTIMENT__SUBREDDITS", "{}")
+    monkeypatch.setenv("TIPSTER_SENTIMENT__RSS_FEEDS", '{"crypto": ["http://127.0.0.1:9/rss/c1"]}')
+    s = load_settings(cfg)
+    assert s.sentiment.reddit() == {}  # '{}' means no Reddit, not "merge nothing into the file's mapping"
+    assert s.sentiment.feeds() == {"crypto": ["http://127.0.0.1:9/rss/c1"]}  # no stock feeds left over
+    assert Settings().sentiment.reddit() == {}  # the same without a file
+
+
+@pytest.mark.parametrize(("env", "value", "key"), [
+    ("TIPSTER_SENTIMENT__RSS_FEEDS", '{"everything": ["http://a"]}', "sentiment.rss_feeds"),
+    ("TIPSTER_SENTIMENT__RSS_FEEDS", '{"crypto": ["ftp://a"]}', "sentiment.rss_feeds"),
+    ("TIPSTER_SENTIMENT__RSS_FEEDS", "not json", "sentiment.rss_feeds"),
+    ("TIPSTER_SENTIMENT__SUBREDDITS", '{"crypto": [""]}', "sentiment.subreddits"),
+    ("TIPSTER_MARKET__EXCHANGE_API_URL", "127.0.0.1:80", "market.exchange_api_url"),
+    ("TIPSTER_MARKET__ROUTES", '{"GLD": "yahoo"}', "market.routes"),
+    ("TIPSTER_MARKET__ALPACA_FEED", "free", "market.alpaca_feed"),
+    ("TIPSTER_SENTIMENT__MAX_AGE_HOURS", "0", "sentiment.max_age_hours"),
+])
+def test_bad_live_settings_name_their_key(monkeypatch, env, value, key):
+    monkeypatch.setenv(env, value)
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert key in str(err.value) and "\n" not in str(err.value)
