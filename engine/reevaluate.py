@@ -1,42 +1,84 @@
 """Re-scoring many tips on the same market at once (SPEC §3): one indicator pass, one sentiment reading,
-then every tip's own thresholds and weights applied as numpy arrays instead of a loop of `fuse` calls."""
+then every tip's own thresholds and weights applied as numpy arrays instead of a loop of `fuse` calls.
+
+`GroupRebuild` then gives the few tips whose recommendation changed their fresh `Signal`, exactly as
+`build_signal` would, without redoing the group's shared work (prices, risk levels, model validation) per tip.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 
-from engine.models import IndicatorSnapshot, Recommendation, SignalParams
-from engine.scoring import classify_many, technical_score
+from engine.models import Candles, IndicatorSnapshot, Recommendation, SentimentReading, Signal, SignalParams
+from engine.risk import stop_levels
+from engine.scoring import classify_many, fuse, technical_score
+from engine.signals import build_signal
 
-_CODES = {1: Recommendation.BUY, -1: Recommendation.SELL, 0: Recommendation.HOLD}
+# The codes `classify_many` returns.
+CODES = {Recommendation.BUY: 1, Recommendation.SELL: -1, Recommendation.HOLD: 0}
+_BY_CODE = {code: rec for rec, code in CODES.items()}
+
+
+def recommendation(code: int) -> Recommendation:
+    return _BY_CODE[int(code)]
 
 
 @dataclass(frozen=True, slots=True)
-class GroupScores:
+class Scores:
     technical: np.ndarray
     fused: np.ndarray
-    codes: np.ndarray  # 1 BUY, -1 SELL, 0 HOLD
-
-    def recommendation(self, i: int) -> Recommendation:
-        return _CODES[int(self.codes[i])]
+    codes: np.ndarray  # CODES: 1 BUY, -1 SELL, 0 HOLD
 
 
-def rescore_group(values: IndicatorSnapshot, sentiment: float, params: list[SignalParams]) -> GroupScores:
-    """Scores of every tip in a (symbol, timeframe) group under its own parameters."""
-    n = len(params)
-    tw = np.fromiter((p.technical_weight for p in params), float, n)
-    sw = np.fromiter((p.sentiment_weight for p in params), float, n)
-    buy = np.fromiter((p.buy_threshold for p in params), float, n)
-    sell = np.fromiter((p.sell_threshold for p in params), float, n)
-    # The technical score depends only on the MACD scale; tips share a handful of scales at most.
-    by_scale: dict[str | float, float] = {}
-    technical = np.empty(n)
-    for i, p in enumerate(params):
-        scale = p.macd_scale
-        if scale not in by_scale:
-            by_scale[scale] = technical_score(values.rsi, values.macd_hist, values.atr, scale)
-        technical[i] = by_scale[scale]
-    fused = np.round(tw * technical + sw * sentiment, 12)
-    return GroupScores(technical=technical, fused=fused, codes=classify_many(fused, buy, sell))
+def technical_scores(values: IndicatorSnapshot, scales: Sequence[str | float]) -> np.ndarray:
+    """The technical score under each MACD scale: the only tip parameter it depends on."""
+    return np.array([technical_score(values.rsi, values.macd_hist, values.atr, scale) for scale in scales], float)
+
+
+def rescore(technical: np.ndarray, sentiment: float | np.ndarray, technical_weight: np.ndarray,
+            sentiment_weight: np.ndarray, buy: np.ndarray, sell: np.ndarray) -> Scores:
+    """Every tip's fused score and recommendation under its own weights and thresholds (`fuse`, as arrays)."""
+    fused = np.round(technical_weight * technical + sentiment_weight * sentiment, 12)
+    return Scores(technical=technical, fused=fused, codes=classify_many(fused, buy, sell))
+
+
+class GroupRebuild:
+    """`build_signal` for many parameter sets on one market: the same Signals, the shared work done once.
+
+    A tip's Signal depends on its parameters only through the technical and MACD scores (its MACD scale),
+    the fusion and the risk levels (its recommendation); everything else is the group's.
+    """
+
+    def __init__(self, candles: Candles, values: IndicatorSnapshot, reading: SentimentReading, *,
+                 sl_atr: float = 2.0, tp_atr: float = 3.0) -> None:
+        self.candles = candles
+        self.values = values
+        self.reading = reading
+        self.sl_atr = sl_atr
+        self.tp_atr = tp_atr
+        self._by_scale: dict[str | float, Signal] = {}
+        self._stops: dict[Recommendation, tuple[Decimal | None, Decimal | None]] = {}
+
+    def signal(self, params: SignalParams) -> Signal:
+        base = self._by_scale.get(params.macd_scale)
+        if base is None:
+            base = build_signal(self.candles, self.values, self.reading, params, sl_atr=self.sl_atr,
+                                tp_atr=self.tp_atr)
+            self._by_scale[params.macd_scale] = base
+            self._stops.setdefault(base.recommendation, (base.stop_loss, base.take_profit))
+            return base
+        fusion = fuse(base.technical_score, base.sentiment_score, params.technical_weight, params.sentiment_weight,
+                      params.buy_threshold, params.sell_threshold)
+        rec = Recommendation(fusion.recommendation)
+        stops = self._stops.get(rec)
+        if stops is None:
+            stops = stop_levels(rec, base.price, base.atr, self.sl_atr, self.tp_atr, base.price_decimals)
+            self._stops[rec] = stops
+        return base.model_copy(update={
+            "recommendation": rec, "confidence": fusion.confidence, "fused_score": fusion.fused,
+            "stop_loss": stops[0], "take_profit": stops[1], "params": params,
+        })

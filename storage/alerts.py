@@ -77,6 +77,14 @@ def _error(text: str | None) -> str | None:
 # An alert to queue with a change, in the change's transaction: (platform, chat_id, kind, payload, dedupe_key).
 AlertSpec = tuple[str, str, str, dict[str, Any], str | None]
 
+# One alert row; a chat that blocked the bot gets it already `dropped`, a seen dedupe key stores nothing.
+_INSERT = ("INSERT INTO alerts(platform, chat_id, kind, payload_json, status, next_attempt_at, created_at,"
+           " dedupe_key, last_error)"
+           " SELECT ?, ?, ?, ?, CASE WHEN c.blocked_at IS NULL THEN 'pending' ELSE 'dropped' END, ?, ?, ?,"
+           "        CASE WHEN c.blocked_at IS NULL THEN NULL ELSE 'chat blocked: ' || c.blocked_reason END"
+           " FROM (SELECT 1) LEFT JOIN chats c ON c.platform = ? AND c.chat_id = ?"
+           " WHERE true ON CONFLICT(dedupe_key) DO NOTHING")
+
 
 class AlertRepository:
     def __init__(self, db: Database) -> None:
@@ -105,17 +113,25 @@ class AlertRepository:
                 return await self._insert(own, platform, chat_id, kind, payload, dedupe_key, not_before)
         return await self._insert(conn, platform, chat_id, kind, payload, dedupe_key, not_before)
 
+    async def enqueue_many(self, alerts: Iterable[AlertSpec], conn: aiosqlite.Connection) -> None:
+        """`enqueue` for many alerts in the caller's transaction, as one batch (the ids are not returned).
+
+        The monitoring cycle queues hundreds of alerts with its changes; one statement each would cost a
+        round trip to the database thread per alert.
+        """
+        now = utcnow()
+        stamp = to_db_time(now)
+        rows = [(platform, str(chat_id), kind, json.dumps(payload, default=str), stamp, stamp, dedupe_key,
+                 platform, str(chat_id)) for platform, chat_id, kind, payload, dedupe_key in alerts]
+        if rows:
+            await conn.executemany(_INSERT, rows)
+
     async def _insert(self, conn: aiosqlite.Connection, platform: str, chat_id: str, kind: str,
                       payload: dict[str, Any], dedupe_key: str | None, not_before: datetime | None) -> int:
         now = utcnow()
         due = to_db_time(max(now, not_before) if not_before else now)
         rows = await conn.execute_fetchall(  # one round trip to the database thread
-            "INSERT INTO alerts(platform, chat_id, kind, payload_json, status, next_attempt_at, created_at,"
-            " dedupe_key, last_error)"
-            " SELECT ?, ?, ?, ?, CASE WHEN c.blocked_at IS NULL THEN 'pending' ELSE 'dropped' END, ?, ?, ?,"
-            "        CASE WHEN c.blocked_at IS NULL THEN NULL ELSE 'chat blocked: ' || c.blocked_reason END"
-            " FROM (SELECT 1) LEFT JOIN chats c ON c.platform = ? AND c.chat_id = ?"
-            " WHERE true ON CONFLICT(dedupe_key) DO NOTHING RETURNING id",
+            _INSERT + " RETURNING id",
             (platform, str(chat_id), kind, json.dumps(payload, default=str), due, to_db_time(now), dedupe_key,
              platform, str(chat_id)),
         )

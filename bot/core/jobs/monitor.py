@@ -1,8 +1,10 @@
 """The signal monitor (SPEC §3; seed 000 §2): every live tip re-evaluated with its own thresholds and weights.
 
-Tips are grouped by (symbol, timeframe) so candles, indicators and sentiment are computed once per group,
-and the group's tips are re-scored as arrays. A changed recommendation is stored with its
-`status_changed` event and its alerts in one transaction; unchanged tips only bump a compact counter.
+Tips are grouped by (symbol, timeframe) and read as columns, never as one model per tip. A cycle fetches
+every group's candles and every symbol's sentiment concurrently, computes all indicator sets and scores in
+one worker-thread call, and re-scores each group's tips as arrays. A changed recommendation is stored with
+its `status_changed` event and its alerts in one transaction; unchanged tips only bump a compact counter,
+all of them in one batched write.
 """
 
 from __future__ import annotations
@@ -15,23 +17,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from bot.core import cards
 from bot.core.replies import Reply
 from engine.market import timeframe_seconds
 from engine.market.symbols import asset_class
-from engine.models import Recommendation, Signal
-from engine.reevaluate import rescore_group
-from engine.signals import MIN_BARS, build_signal, snapshot
+from engine.models import Candles, IndicatorSnapshot, Recommendation, SentimentReading, Signal
+from engine.reevaluate import GroupRebuild, Scores, recommendation, rescore, technical_scores
+from engine.signals import MIN_BARS, snapshot
 from storage.alerts import AlertSpec
-from storage.follows import SubscriptionRepository
 from storage.models import User
-from storage.monitoring import MonitorRepository
+from storage.monitoring import ActiveTips, CheckedGroup, MonitoredTip, MonitorRepository, TipGroup, TipIdentity
 
 if TYPE_CHECKING:
     from bot.core.service import TipsterCore
 
 log = logging.getLogger(__name__)
-GROUP_CONCURRENCY = 8
+GROUP_CONCURRENCY = 8  # market and sentiment requests in flight at once
 
 
 @dataclass
@@ -45,36 +48,51 @@ class CycleResult:
     duration_ms: float = 0.0
 
 
+@dataclass
+class _Group:
+    """One (symbol, timeframe) of a cycle: its inputs, then what the worker thread made of them."""
+
+    tips: TipGroup
+    candles: Candles | None = None
+    reading: SentimentReading | None = None
+    error: Exception | None = None  # the group is skipped (after its expiries, if it got that far)
+    values: IndicatorSnapshot | None = None
+    expired: np.ndarray | None = None  # ids
+    live: np.ndarray | None = None  # row numbers in ActiveTips
+    scores: Scores | None = None
+
+    @property
+    def sentiment(self) -> float:
+        reading = self.reading
+        return reading.score if reading is not None and reading.available else 0.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.tips.symbol} {self.tips.timeframe}"
+
+
 class SignalMonitor:
     def __init__(self, core: TipsterCore) -> None:
         self.core = core
         self.repo = MonitorRepository(core.services.db)
-        self.subscriptions = SubscriptionRepository(core.services.db)
-        # Per cycle: where each tip's owner hears of it, and owners' timezones (looked up once).
-        self._chats: dict[int, tuple[str, str]] = {}
-        self._owners: dict[int, User | None] = {}
+        # Per cycle: the owners of the changed tips (for timezone and role), read at once.
+        self._owners: dict[int, User] = {}
 
     async def run_cycle(self) -> CycleResult:
         started = time.perf_counter()
         result = CycleResult(started_at=self.core.now())
-        self._chats: dict[int, tuple[str, str]] = {}
-        self._owners: dict[int, User | None] = {}
-        groups: dict[tuple[str, str], list[Signal]] = defaultdict(list)
-        for signal, chat in await self.repo.active_with_chats():
-            groups[(signal.symbol, signal.timeframe)].append(signal)
-            self._chats[signal.id or 0] = chat
-        semaphore = asyncio.Semaphore(GROUP_CONCURRENCY)
-
-        async def one(key: tuple[str, str], members: list[Signal]) -> None:
-            async with semaphore:
-                try:
-                    await self._group(key, members, result)
-                except Exception as exc:  # one failing market never stops the cycle
-                    result.errors += 1
-                    result.failed_groups.append(f"{key[0]} {key[1]}")
-                    log.warning("monitor: %s %s skipped: %s", key[0], key[1], exc)
-
-        await asyncio.gather(*(one(k, v) for k, v in groups.items()))
+        self._owners = {}
+        tips = await self.repo.active_tips()
+        groups = [_Group(g) for g in tips.groups]
+        await self._fetch(groups)
+        ttl_bars = self.core.settings.monitor.signal_ttl_bars
+        await asyncio.to_thread(_evaluate, groups, tips, ttl_bars)
+        await self._expire(groups, result)
+        checked = await self._apply(groups, tips, result)
+        for group in groups:
+            if group.error is not None:
+                await self._failed(group, result)
+        await self.repo.record_checked(checked)
         result.duration_ms = (time.perf_counter() - started) * 1000
         await self.core.services.job_runs.record(
             "monitor", result.started_at, result.duration_ms, result.monitored, result.changed, result.expired,
@@ -84,58 +102,122 @@ class SignalMonitor:
                         self.core.settings.monitor.signals_interval)
         return result
 
-    async def _group(self, key: tuple[str, str], members: list[Signal], result: CycleResult) -> None:
-        symbol, timeframe = key
-        settings = self.core.settings
+    async def _fetch(self, groups: list[_Group]) -> None:
+        """Candles per group and sentiment per symbol (not per symbol × timeframe), concurrently."""
         services = self.core.services
-        candles = await services.market.fetch_ohlcv(symbol, timeframe, settings.market.bars)
-        if len(candles) < MIN_BARS:
-            raise ValueError(f"only {len(candles)} bars")
-        values = await asyncio.to_thread(snapshot, candles)
-        reading = await services.sentiment.reading(symbol, asset_class(symbol), at=services.market.as_of(symbol))
-        sentiment = reading.score if reading.available else 0.0
-        market_now = candles.last_time
-        ttl = settings.monitor.signal_ttl_bars * timeframe_seconds(timeframe)
+        bars = self.core.settings.market.bars
+        semaphore = asyncio.Semaphore(GROUP_CONCURRENCY)
 
-        live: list[Signal] = []
-        expired: list[int] = []
-        for signal in members:
-            born = _created_bar(signal)
-            if (market_now - born).total_seconds() >= ttl:
-                expired.append(signal.id or 0)
+        async def candles(group: _Group) -> Candles:
+            async with semaphore:
+                return await services.market.fetch_ohlcv(group.tips.symbol, group.tips.timeframe, bars)
+
+        async def sentiment(symbol: str) -> SentimentReading:
+            async with semaphore:
+                at = await services.market.as_of(symbol)
+                return await services.sentiment.reading(symbol, asset_class(symbol), at=at)
+
+        symbols = list(dict.fromkeys(g.tips.symbol for g in groups))
+        found = await asyncio.gather(*(candles(g) for g in groups), *(sentiment(s) for s in symbols),
+                                     return_exceptions=True)
+        for outcome in found:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+                raise outcome  # cancellation and the like stop the cycle; only errors skip a group
+        readings = dict(zip(symbols, found[len(groups):], strict=True))
+        for group, got in zip(groups, found[:len(groups)], strict=True):
+            reading = readings[group.tips.symbol]
+            if isinstance(got, Exception):
+                group.error = got
+            elif isinstance(reading, Exception):
+                group.error = reading
             else:
-                live.append(signal)
-        if expired:
-            await self.repo.expire(expired, f"Expired after {settings.monitor.signal_ttl_bars} bars of {timeframe}")
-            result.expired += len(expired)
-        if not live:
-            return
-        scores = rescore_group(values, sentiment, [s.params for s in live])
-        result.monitored += len(live)
-        unchanged = []
-        changes: list[tuple[Signal, Signal, list[AlertSpec]]] = []
-        price = str(candles.close[-1])
-        subscribers = None
-        for i, signal in enumerate(live):
-            new_rec = scores.recommendation(i)
-            if new_rec == signal.recommendation:
-                unchanged.append((signal.id or 0, float(scores.fused[i]), float(scores.technical[i]), sentiment,
-                                  price, market_now))
+                assert isinstance(got, Candles) and isinstance(reading, SentimentReading)
+                group.candles, group.reading = got, reading
+
+    async def _expire(self, groups: list[_Group], result: CycleResult) -> None:
+        by_reason: dict[str, list[int]] = defaultdict(list)
+        for group in groups:
+            if group.expired is not None and len(group.expired):
+                reason = f"Expired after {self.core.settings.monitor.signal_ttl_bars} bars of {group.tips.timeframe}"
+                by_reason[reason].extend(group.expired.tolist())
+        for reason, ids in by_reason.items():
+            await self.repo.expire(ids, reason)
+            result.expired += len(ids)
+
+    async def _apply(self, groups: list[_Group], tips: ActiveTips, result: CycleResult) -> list[CheckedGroup]:
+        """Store the changed tips with their alerts (one transaction); return the unchanged ones to record."""
+        settings = self.core.settings
+        checked: dict[int, CheckedGroup] = {}
+        changed_rows: dict[int, np.ndarray] = {}
+        for n, group in enumerate(groups):
+            if group.error is not None or group.scores is None or group.live is None:
                 continue
-            if subscribers is None:
-                subscribers = await self.subscriptions.chats_for(symbol)
-            fresh = build_signal(candles, values, reading, signal.params, sl_atr=settings.risk.sl_atr,
-                                 tp_atr=settings.risk.tp_atr)
-            fresh = fresh.model_copy(update={
-                "extra": {**fresh.extra, "created_bar_time": _created_bar(signal).isoformat()}})
-            changes.append((signal, fresh, await self._alerts(signal, fresh, subscribers, result.started_at)))
-        await self.repo.apply_changes(changes)
+            assert group.candles is not None
+            rows, scores = group.live, group.scores
+            result.monitored += len(rows)
+            same = scores.codes == tips.codes[rows]
+            checked[n] = CheckedGroup(ids=tips.ids[rows[same]], fused=scores.fused[same],
+                                      technical=scores.technical[same], sentiment=group.sentiment,
+                                      price=str(group.candles.close[-1]), bar_time=group.candles.last_time)
+            if not same.all():
+                changed_rows[n] = np.flatnonzero(~same)
+        rows = np.concatenate([groups[n].live[picks] for n, picks in changed_rows.items()]) if changed_rows \
+            else np.empty(0, np.intp)
+        known = await self.repo.tips(tips.ids[rows].tolist(), map(recommendation, tips.codes[rows].tolist()))
+        subscribers = await self.repo.subscribers(groups[n].tips.symbol for n in changed_rows)
+        self._owners = await self.repo.owners(tip.user_id for tip in known.values())
+        changes: list[tuple[MonitoredTip, Signal, list[AlertSpec]]] = []
+        in_changes: list[int] = []
+        for n, picks in changed_rows.items():
+            group = groups[n]
+            try:
+                group_changes = await self._changes(group, picks, tips, known, subscribers[group.tips.symbol],
+                                                    result.started_at)
+            except Exception as exc:  # e.g. indicators a tip cannot be built on: the group is skipped
+                group.error = exc
+                del checked[n]
+                continue
+            changes.extend(group_changes)
+            in_changes.append(n)
+        try:
+            await self.repo.apply_changes(changes)
+        except Exception as exc:  # the changes commit together or not at all; their groups are skipped
+            for n in in_changes:
+                groups[n].error = exc
+                checked.pop(n, None)
+            return list(checked.values())
         result.changed += len(changes)
         if settings.risk.exit_on_reversal and self.core.trading is not None:
             await self._exit_reversed(changes)
-        await self.repo.record_checked(unchanged)
+        return list(checked.values())
 
-    async def _exit_reversed(self, changes: list[tuple[Signal, Signal, list[AlertSpec]]]) -> None:
+    async def _changes(self, group: _Group, picks: np.ndarray, tips: ActiveTips, known: dict[int, MonitoredTip],
+                       subscribers: list[tuple[str, str]], cycle: datetime
+                       ) -> list[tuple[MonitoredTip, Signal, list[AlertSpec]]]:
+        assert group.candles is not None and group.values is not None and group.reading is not None
+        assert group.live is not None and group.scores is not None
+        settings = self.core.settings
+        rebuild = GroupRebuild(group.candles, group.values, group.reading, sl_atr=settings.risk.sl_atr,
+                               tp_atr=settings.risk.tp_atr)
+        out = []
+        for i in picks.tolist():
+            old = known.get(int(tips.ids[group.live[i]]))
+            if old is None:  # deleted while the cycle ran (e.g. /forgetme): nothing left to change
+                continue
+            fresh = rebuild.signal(old.params)
+            fresh = fresh.model_copy(update={"extra": {**fresh.extra, "created_bar_time": old.created_bar}})
+            out.append((old, fresh, await self._alerts(old, fresh, subscribers, cycle)))
+        return out
+
+    async def _failed(self, group: _Group, result: CycleResult) -> None:
+        """One failing market never stops the cycle: it is counted, named and skipped."""
+        assert group.error is not None
+        await self.core.source_alerts.failed(group.error)
+        result.errors += 1
+        result.failed_groups.append(group.label)
+        log.warning("monitor: %s skipped: %s", group.label, group.error)
+
+    async def _exit_reversed(self, changes: list[tuple[TipIdentity, Signal, list[AlertSpec]]]) -> None:
         """`risk.exit_on_reversal`: a tip that turned BUY <-> SELL closes the positions opened from it."""
         trading = self.core.trading
         for old, new, _ in changes:
@@ -148,26 +230,19 @@ class SignalMonitor:
                     except Exception:  # the position monitor will still watch it; never stop the cycle
                         log.exception("monitor: reversal exit of position %s failed", position.id)
 
-    async def _owner(self, user_id: int) -> User | None:
-        if user_id not in self._owners:
-            self._owners[user_id] = await self.core.services.users.get(user_id)
-        return self._owners[user_id]
-
-    async def _alerts(self, old: Signal, new: Signal, subscribers: list[tuple[str, str]],
+    async def _alerts(self, old: MonitoredTip, new: Signal, subscribers: list[tuple[str, str]],
                       cycle: datetime) -> list[AlertSpec]:
         """The owner gets the updated card; each subscribed chat one market-level line per transition."""
-        owner_chat = self._chats.get(old.id or 0)
-        change = f"{old.recommendation.value} → {new.recommendation.value}"
-        out: list[AlertSpec] = []
-        if owner_chat is not None:
-            from bot.core.handlers.signals import card_buttons
+        from bot.core.handlers.signals import card_buttons
 
-            shown = new.model_copy(update={"id": old.id, "created_at": old.created_at})
-            owner = await self._owner(old.user_id or 0)
-            tz = self.core.user_tz(owner) if owner else "UTC"
-            reply = Reply(title=f"🔁 Tip #{old.id} changed: {change} · {new.symbol} {new.timeframe}",
-                          text=cards.tip_card(shown, tz), buttons=card_buttons(self.core, shown, owner))
-            out.append((owner_chat[0], owner_chat[1], "status_change", reply.model_dump(mode="json"), None))
+        owner_chat = (old.platform, old.chat_id)
+        change = f"{old.recommendation.value} → {new.recommendation.value}"
+        shown = new.model_copy(update={"id": old.id, "created_at": old.created_at})
+        owner = self._owners.get(old.user_id)
+        tz = self.core.user_tz(owner) if owner else "UTC"
+        reply = Reply(title=f"🔁 Tip #{old.id} changed: {change} · {new.symbol} {new.timeframe}",
+                      text=cards.tip_card(shown, tz), buttons=card_buttons(self.core, shown, owner))
+        out: list[AlertSpec] = [(owner_chat[0], owner_chat[1], "status_change", reply.model_dump(mode="json"), None)]
         stamp = int(cycle.timestamp())
         for platform, chat_id in subscribers:
             if owner_chat == (platform, chat_id):
@@ -182,6 +257,34 @@ class SignalMonitor:
         return out
 
 
-def _created_bar(signal: Signal) -> datetime:
-    raw = signal.extra.get("created_bar_time")
-    return datetime.fromisoformat(raw) if isinstance(raw, str) else signal.bar_time
+def _evaluate(groups: list[_Group], tips: ActiveTips, ttl_bars: int) -> None:
+    """CPU part of a cycle, in one worker-thread call: indicators, expiry and scores of every group."""
+    for group in groups:
+        if group.error is not None:
+            continue
+        try:
+            _evaluate_group(group, tips, ttl_bars)
+        except Exception as exc:  # one group's bad data never stops the others
+            group.error = exc
+
+
+def _evaluate_group(group: _Group, tips: ActiveTips, ttl_bars: int) -> None:
+    candles = group.candles
+    assert candles is not None
+    if len(candles) < MIN_BARS:
+        raise ValueError(f"only {len(candles)} bars")
+    group.values = values = snapshot(candles)
+    ttl = ttl_bars * timeframe_seconds(group.tips.timeframe)
+    rows = np.arange(group.tips.start, group.tips.stop)
+    old = (candles.last_time.timestamp() - tips.created_bar_ts[rows]) >= ttl
+    group.expired = tips.ids[rows[old]]
+    live = rows[~old]
+    if not len(live):
+        return
+    # From here a failure skips the group's live tips; its expiries above still stand.
+    used, where = np.unique(tips.scale_index[live], return_inverse=True)
+    technical = technical_scores(values, [tips.scales[int(k)] for k in used])[where.reshape(-1)]
+    group.scores = rescore(technical, group.sentiment, tips.technical_weight[live], tips.sentiment_weight[live],
+                           tips.buy_threshold[live], tips.sell_threshold[live])
+    group.live = live
+
