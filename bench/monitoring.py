@@ -71,7 +71,7 @@ class AliasMarket:
         return self.inner.status()
 
 
-async def seed_signals(core: TipsterCore, market: AliasMarket, count: int) -> None:
+async def seed_signals(core: TipsterCore, market: MarketData, count: int) -> None:
     """10,000 tips in one transaction, each with its own thresholds and weights."""
     rng = random.Random(7)
     user, _ = await core.services.users.register("console:bench", "trader")

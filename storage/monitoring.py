@@ -260,13 +260,13 @@ class MonitorRepository:
         """Store re-evaluated tips, their `status_changed` events and their alerts in one transaction.
 
         Each change is (old, new, alerts) with alerts as (platform, chat_id, kind, payload, dedupe_key); a
-        crash commits all of the changes and alerts or none of them. Each statement runs once as a batch.
+        crash commits all of the changes and alerts or none of them. Each statement runs once as a batch. A
+        tip deleted meanwhile (e.g. /forgetme during the cycle) is left out with its alerts.
         """
         if not changes:
             return
         now = to_db_time(utcnow())
-        updates, events, resets = [], [], []
-        alerts: list[AlertSpec] = []
+        rows: list[tuple[int, tuple[object, ...], tuple[object, ...], list[AlertSpec]]] = []
         bars: dict[datetime, str] = {}  # a group's changes share their bar
         for old, new, specs in changes:
             assert old.id is not None
@@ -279,23 +279,26 @@ class MonitorRepository:
                 "price": str(new.price),
             }
             bar = bars.get(new.bar_time) or bars.setdefault(new.bar_time, to_db_time(new.bar_time))
-            updates.append((new.recommendation.value, new.confidence, new.technical_score, new.sentiment_score,
-                            new.fused_score, _dec(new.price), _dec(new.atr), _dec(new.stop_loss),
-                            _dec(new.take_profit), bar, stored.model_dump_json(exclude={"id"}), now, old.id))
-            events.append((old.id, f"Status changed: {old.recommendation.value} → {new.recommendation.value}",
-                           json.dumps(data), now))
-            resets.append((old.id,))
-            alerts.extend(specs)
+            update = (new.recommendation.value, new.confidence, new.technical_score, new.sentiment_score,
+                      new.fused_score, _dec(new.price), _dec(new.atr), _dec(new.stop_loss), _dec(new.take_profit),
+                      bar, stored.model_dump_json(exclude={"id"}), now, old.id)
+            event = (old.id, f"Status changed: {old.recommendation.value} → {new.recommendation.value}",
+                     json.dumps(data), now)
+            rows.append((old.id, update, event, specs))
         async with self.db.transaction() as conn:
+            found = await conn.execute_fetchall("SELECT id FROM signals WHERE id IN (SELECT value FROM json_each(?))",
+                                                (json.dumps([r[0] for r in rows]),))
+            present = {r[0] for r in found}
+            rows = [r for r in rows if r[0] in present]
             await conn.executemany(
                 "UPDATE signals SET recommendation = ?, confidence = ?, technical_score = ?,"
                 " sentiment_score = ?, fused_score = ?, price = ?, atr = ?, stop_loss = ?, take_profit = ?,"
-                " bar_time = ?, data_json = ?, updated_at = ? WHERE id = ?", updates)
+                " bar_time = ?, data_json = ?, updated_at = ? WHERE id = ?", [r[1] for r in rows])
             await conn.executemany(
                 "INSERT INTO signal_history(signal_id, event, description, data_json, created_at)"
-                " VALUES (?, 'status_changed', ?, ?, ?)", events)
-            await conn.executemany("DELETE FROM signal_monitor WHERE signal_id = ?", resets)
-            await self.alerts.enqueue_many(alerts, conn=conn)
+                " VALUES (?, 'status_changed', ?, ?, ?)", [r[2] for r in rows])
+            await conn.executemany("DELETE FROM signal_monitor WHERE signal_id = ?", [(r[0],) for r in rows])
+            await self.alerts.enqueue_many((spec for r in rows for spec in r[3]), conn=conn)
 
     async def expire(self, signal_ids: list[int], reason: str) -> None:
         if not signal_ids:

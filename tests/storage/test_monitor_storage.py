@@ -252,3 +252,15 @@ async def test_owners_match_get_per_user(db: Database):
     assert set(found) == {made[0].id, made[2].id}
     for user_id, user in found.items():
         assert user == await users.get(user_id)
+
+
+async def test_apply_changes_leaves_out_a_tip_deleted_meanwhile(db: Database):
+    stored = await add_tips(db)
+    gone, kept = stored[3], stored[4]
+    changes = [(tip, tip.model_copy(update={"recommendation": Recommendation.HOLD}),
+                [("telegram", "60", "status_change", {"title": f"tip {tip.id}"}, None)]) for tip in (gone, kept)]
+    await db.execute("DELETE FROM signals WHERE id = ?", (gone.id,))
+    await MonitorRepository(db).apply_changes(changes)
+    assert (await SignalRepository(db).get(kept.id)).recommendation is Recommendation.HOLD
+    assert [a.payload["title"] for a in await AlertRepository(db).for_chat("telegram", "60")] == [f"tip {kept.id}"]
+    assert await db.scalar("SELECT COUNT(*) FROM signal_history WHERE signal_id = ?", (gone.id,)) == 0

@@ -171,14 +171,15 @@ class SignalMonitor:
         for n, picks in changed_rows.items():
             group = groups[n]
             try:
-                group_changes = await self._changes(group, picks, tips, known, subscribers[group.tips.symbol],
-                                                    result.started_at)
+                group_changes = self._changes(group, picks, tips, known, subscribers[group.tips.symbol],
+                                              result.started_at)
             except Exception as exc:  # e.g. indicators a tip cannot be built on: the group is skipped
                 group.error = exc
                 del checked[n]
                 continue
             changes.extend(group_changes)
             in_changes.append(n)
+            await asyncio.sleep(0)  # cards are built on the event loop: let chats in between groups
         try:
             await self.repo.apply_changes(changes)
         except Exception as exc:  # the changes commit together or not at all; their groups are skipped
@@ -191,7 +192,7 @@ class SignalMonitor:
             await self._exit_reversed(changes)
         return list(checked.values())
 
-    async def _changes(self, group: _Group, picks: np.ndarray, tips: ActiveTips, known: dict[int, MonitoredTip],
+    def _changes(self, group: _Group, picks: np.ndarray, tips: ActiveTips, known: dict[int, MonitoredTip],
                        subscribers: list[tuple[str, str]], cycle: datetime
                        ) -> list[tuple[MonitoredTip, Signal, list[AlertSpec]]]:
         assert group.candles is not None and group.values is not None and group.reading is not None
@@ -206,7 +207,7 @@ class SignalMonitor:
                 continue
             fresh = rebuild.signal(old.params)
             fresh = fresh.model_copy(update={"extra": {**fresh.extra, "created_bar_time": old.created_bar}})
-            out.append((old, fresh, await self._alerts(old, fresh, subscribers, cycle)))
+            out.append((old, fresh, self._alerts(old, fresh, subscribers, cycle)))
         return out
 
     async def _failed(self, group: _Group, result: CycleResult) -> None:
@@ -230,7 +231,7 @@ class SignalMonitor:
                     except Exception:  # the position monitor will still watch it; never stop the cycle
                         log.exception("monitor: reversal exit of position %s failed", position.id)
 
-    async def _alerts(self, old: MonitoredTip, new: Signal, subscribers: list[tuple[str, str]],
+    def _alerts(self, old: MonitoredTip, new: Signal, subscribers: list[tuple[str, str]],
                       cycle: datetime) -> list[AlertSpec]:
         """The owner gets the updated card; each subscribed chat one market-level line per transition."""
         from bot.core.handlers.signals import card_buttons
