@@ -7,8 +7,9 @@ Prints each timed cycle (goal: < 0.25 s) and the ratio to re-evaluating each tip
 monitor does (fetch, indicators, sentiment and fusion per tip). The per-tip reference is timed on a sample and
 scaled up, so the bench finishes in about a minute.
 
-`cycle_figures` takes any MarketData and a way to move its market forward, so the same cycle can be timed
-against another source (e.g. a live ccxt source behind a local exchange server).
+`seed_signals` and `cycle_figures` work on any core, whatever MarketData it was opened with: to time the same
+cycle against another source (e.g. a live ccxt source behind a local exchange server), open a core on it,
+seed its symbols and pass `cycle_figures` a coroutine that moves that source's market on by a bar.
 
     python -m bench.monitoring [--signals 10000] [--symbols 100] [--sample 500]
 """
