@@ -14,9 +14,8 @@ from decimal import Decimal
 import numpy as np
 
 from engine.models import Candles, IndicatorSnapshot, Recommendation, SentimentReading, Signal, SignalParams
-from engine.risk import stop_levels
 from engine.scoring import classify_many, fuse, technical_score
-from engine.signals import build_signal
+from engine.signals import build_signal, signal_levels
 
 # The codes `classify_many` returns.
 CODES = {Recommendation.BUY: 1, Recommendation.SELL: -1, Recommendation.HOLD: 0}
@@ -76,7 +75,7 @@ class GroupRebuild:
         rec = Recommendation(fusion.recommendation)
         stops = self._stops.get(rec)
         if stops is None:
-            stops = stop_levels(rec, base.price, base.atr, self.sl_atr, self.tp_atr, base.price_decimals)
+            stops = signal_levels(rec, self.candles, self.values, self.sl_atr, self.tp_atr)
             self._stops[rec] = stops
         return base.model_copy(update={
             "recommendation": rec, "confidence": fusion.confidence, "fused_score": fusion.fused,

@@ -79,6 +79,20 @@ def to_decimal(value: float, decimals: int) -> Decimal:
     return quantize_price(Decimal(repr(float(value))), decimals)
 
 
+def quoted_price(candles: Candles) -> float:
+    """The price a tip is quoted at, unrounded: live sources compute on closed bars but quote the last trade
+    (a trader acts on the price now); otherwise the last close."""
+    live = candles.last_price
+    return live if live is not None and math.isfinite(live) and live > 0 else float(candles.close[-1])
+
+
+def signal_levels(recommendation: Recommendation | str, candles: Candles, values: IndicatorSnapshot,
+                  sl_atr: float, tp_atr: float) -> tuple[Decimal | None, Decimal | None]:
+    """SL/TP from the exact quoted price and ATR floats, rounded once to the tick (engine.risk.stop_levels):
+    rounding the price and the ATR first, then the level again, moved stops by a tick."""
+    return stop_levels(recommendation, quoted_price(candles), values.atr, sl_atr, tp_atr, candles.price_decimals)
+
+
 async def generate_signal(
     symbol: str,
     timeframe: str,
@@ -135,12 +149,9 @@ def build_signal(
                   params.buy_threshold, params.sell_threshold)
     decimals = candles.price_decimals
     bar_close = to_decimal(float(candles.close[-1]), decimals)
-    # Live sources compute on closed bars but quote the last trade: a trader acts on the price now.
-    live_price = candles.last_price
-    price = to_decimal(live_price, decimals) if live_price is not None and math.isfinite(live_price) \
-        and live_price > 0 else bar_close
-    atr = to_decimal(values.atr, decimals + 2)
-    stop, target = stop_levels(fusion.recommendation, price, atr, sl_atr, tp_atr, decimals)
+    price = to_decimal(quoted_price(candles), decimals)
+    atr = to_decimal(values.atr, decimals + 2)  # shown on the card; the levels use the unrounded ATR
+    stop, target = signal_levels(fusion.recommendation, candles, values, sl_atr, tp_atr)
     return Signal(
         symbol=candles.symbol,
         timeframe=candles.timeframe,

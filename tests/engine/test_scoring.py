@@ -80,6 +80,7 @@ def test_stop_levels():
     assert stop_levels("HOLD", close, atr) == (None, None)
     # Tick precision and no negative prices.
     sl, tp = stop_levels("BUY", Decimal("1.05227"), Decimal("0.000123"), decimals=5)
-    assert (sl, tp) == (Decimal("1.05202"), Decimal("1.05264"))
+    # 1.05227 − 0.000246 = 1.052024 → 1.05202 (away); 1.05227 + 0.000369 = 1.052639 → 1.05263 (toward the price)
+    assert (sl, tp) == (Decimal("1.05202"), Decimal("1.05263"))
     sl, _ = stop_levels("BUY", Decimal("1.00"), Decimal("5"), decimals=2)
     assert sl == Decimal("0.01")
