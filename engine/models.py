@@ -167,7 +167,11 @@ class Signal(BaseModel):
 
     @property
     def reasoning(self) -> str:
+        def two(value: float) -> str:
+            text = f"{value:.2f}"
+            return "0.00" if float(text) == 0 else text  # never "-0.00": a sign on nothing misleads
+
         return (
-            f"Technical: {self.technical_score:.2f}, Sentiment: {self.sentiment_score:.2f}, "
-            f"Fused: {self.fused_score:.2f}"
+            f"Technical: {two(self.technical_score)}, Sentiment: {two(self.sentiment_score)}, "
+            f"Fused: {two(self.fused_score)}"
         )

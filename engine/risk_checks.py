@@ -15,7 +15,9 @@ class CheckResult:
 
 
 def _money(value: Decimal) -> str:
-    return f"${value:,.2f}"
+    """The bot's money format (bot.core.formatting.money, which engine/ may not import): `−$20.39`."""
+    digits = f"{abs(value):,.2f}"
+    return f"\u2212${digits}" if value < 0 and Decimal(digits.replace(",", "")) != 0 else f"${digits}"
 
 
 def run_checks(

@@ -20,6 +20,8 @@ def tip_card(signal: Signal, tz: str = "UTC") -> str:
     d = signal.price_decimals
     ind = signal.indicators
     p = signal.params
+    # The fused score and the thresholds it was compared with, at the decimals that show which side it is on.
+    k = fmt.decisive_decimals(signal.fused_score, p.buy_threshold, p.sell_threshold)
     lines = [f"Confidence {fmt.pct(signal.confidence)} · price {fmt.price(signal.price, d)}"]
     if signal.recommendation is not Recommendation.HOLD:
         lines.append(f"Stop-loss {fmt.price(signal.stop_loss, d)} · take-profit {fmt.price(signal.take_profit, d)}")
@@ -28,13 +30,13 @@ def tip_card(signal: Signal, tz: str = "UTC") -> str:
     lines += [
         f"Scores: technical {fmt.score(signal.technical_score)} (RSI {fmt.score(signal.rsi_score)}, "
         f"MACD {fmt.score(signal.macd_score)}) · sentiment {fmt.score(signal.sentiment_score)} · "
-        f"fused {fmt.score(signal.fused_score)}",
+        f"fused {fmt.score(signal.fused_score, k)}",
         f"RSI {ind.rsi:.1f} · MACD hist {ind.macd_hist:,.{d}f} · ATR {fmt.price(signal.atr, d)}",
         f"EMA12 {ind.ema_fast:,.{d}f} · EMA26 {ind.ema_slow:,.{d}f} · SMA20 {ind.sma_20:,.{d}f} · "
         f"SMA50 {ind.sma_50:,.{d}f}",
         f"Bollinger {ind.bb_lower:,.{d}f} – {ind.bb_upper:,.{d}f} · volume ×{ind.volume_ratio:.2f} of 20-bar mean",
         f"Reasoning: {signal.reasoning}",
-        f"Applied: buy ≥ {p.buy_threshold:+.2f}, sell ≤ {p.sell_threshold:+.2f}; weights technical "
+        f"Applied: buy ≥ {fmt.score(p.buy_threshold, k)}, sell ≤ {fmt.score(p.sell_threshold, k)}; weights technical "
         f"{p.technical_weight:g} / sentiment {p.sentiment_weight:g}; MACD scale {p.macd_scale}",
     ]
     lines.append(sentiment_line(signal))

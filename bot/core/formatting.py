@@ -13,8 +13,37 @@ def price(value: Decimal | float | None, decimals: int) -> str:
     return f"{Decimal(str(value)):,.{decimals}f}"
 
 
-def score(value: float) -> str:
-    return f"{value:+.2f}"
+MINUS = "\u2212"  # money reads "−$20.39": a real minus sign before the currency symbol
+MAX_SCORE_DECIMALS = 12  # fused scores are rounded to 12 places (engine.scoring), so this always separates
+
+
+def score(value: float, decimals: int = 2) -> str:
+    """A signed score; one that rounds to zero reads +0.00, never -0.00 (a sign there would mean nothing)."""
+    text = f"{value:+.{decimals}f}"
+    return f"{0.0:+.{decimals}f}" if float(text) == 0 else text
+
+
+def decisive_decimals(value: float, *limits: float, least: int = 2) -> int:
+    """The fewest decimals (at least `least`) at which `value` reads differently from every limit it differs
+    from: a fused score of 0.2961 against a buy threshold of 0.30 must not read "+0.30 … ≥ +0.30"."""
+    for decimals in range(least, MAX_SCORE_DECIMALS + 1):
+        shown = score(value, decimals)
+        if all(limit == value or score(limit, decimals) != shown for limit in limits):
+            return decimals
+    return MAX_SCORE_DECIMALS
+
+
+def money(value: Decimal | int | float, *, signed: bool = False, cents: bool = True) -> str:
+    """Dollars as every view shows them: `$1,234.50`, `−$20.39`; `signed` adds `+` to gains (`+$6.15`).
+
+    An amount that reads as zero has no sign. `cents=False` is for whole-dollar sizes (`$1,000`)."""
+    amount = value if isinstance(value, Decimal) else Decimal(str(value))
+    digits = f"{abs(amount):,.{2 if cents else 0}f}"
+    if amount < 0 and Decimal(digits.replace(",", "")) != 0:
+        return f"{MINUS}${digits}"
+    if signed and amount > 0 and Decimal(digits.replace(",", "")) != 0:
+        return f"+${digits}"
+    return f"${digits}"
 
 
 def pct(value: float) -> str:

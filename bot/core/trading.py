@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING
 
+from bot.core.formatting import money
 from bot.core.replies import Reply
 from engine.brokers.base import Broker, BrokerError, Fill, OrderRejected, OrderRequest, OrderStatus, Side
 from engine.positions import Position, net_pnl, pnl_fraction
@@ -50,10 +51,6 @@ class Quote:
     @property
     def refused(self) -> list[CheckResult]:
         return failures(self.checks)
-
-
-def money(value: Decimal) -> str:
-    return f"${value:,.2f}"
 
 
 def new_client_order_id() -> str:
@@ -238,8 +235,8 @@ class Trading:
         icon = "🎯" if reason == "take_profit" else "🛑" if reason in ("stop_loss", "trailing_stop") else "✋"
         title = f"{icon} Closed #{position.id} {position.symbol} ({reason.replace('_', ' ')})"
         text = (f"{position.side.value} {position.quantity.normalize():f} · entry {position.entry_price:,.{d}f} → "
-                f"exit {fill.price:,.{d}f}\nPnL {pnl_pct * 100:+.2f}% · {'+' if pnl_abs >= 0 else '−'}"
-                f"{money(abs(pnl_abs))} net of {money(fees)} fees")
+                f"exit {fill.price:,.{d}f}\nPnL {pnl_pct * 100:+.2f}% · "
+                f"{money(pnl_abs, signed=True)} net of {money(fees)} fees")
         alert = Reply(title=title, text=text)
         alerts = [(position.platform, position.chat_id, "exit", alert.model_dump(mode="json"), f"exit:{coid}")]
         closed = await self.repo.mark_closed(position, coid, fill, pnl_abs, pnl_pct,

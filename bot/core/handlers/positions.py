@@ -92,11 +92,11 @@ def confirmation(core: TipsterCore, quote: Quote, confirm: Button) -> Reply:
 @registry.button("op", permission=TRADE)
 async def open_button(core: TipsterCore, press: Press) -> list[Reply]:
     signal = await _tradeable_signal(core, press.user, press.args[0] if press.args else "")
-    sizes = [core.button(f"${n:,}", "os", signal.id, n) for n in QUICK_SIZES]
+    sizes = [core.button(money(n, cents=False), "os", signal.id, n) for n in QUICK_SIZES]
     default = press.user.settings.get("size")
     rows = [sizes, [core.button("Custom…", "oc", signal.id), core.button("Cancel", "cx")]]
     if default:
-        rows.insert(0, [core.button(f"My default ${default:,}", "os", signal.id, int(default))])
+        rows.insert(0, [core.button(f"My default {money(default, cents=False)}", "os", signal.id, int(default))])
     return [Reply(title=f"Open {_side(signal).value} {signal.symbol}: what size?",
                   text=f"From tip #{signal.id} ({signal.recommendation.value}). Pick a size in dollars.",
                   buttons=rows, notice="Pick a size")]

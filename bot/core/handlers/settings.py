@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core.args import parse_number, parse_timeframe, parse_timezone, shorten, split_key_values
 from bot.core.errors import Refused, UserError
+from bot.core.formatting import money
 from bot.core.registry import Request, registry
 from bot.core.replies import Reply
 from engine.scoring import validate_params
@@ -61,7 +62,7 @@ def _describe(core: TipsterCore, settings: dict[str, Any], chat: dict[str, Any] 
         f"tw = {params.technical_weight:g}{mark('technical_weight')}",
         f"sw = {params.sentiment_weight:g}{mark('sentiment_weight')}",
         f"tz = {tz}{mark('timezone')}",
-        f"size = {'$' + format(settings['size'], ',') if 'size' in settings else 'none'}"
+        f"size = {money(settings['size'], cents=False) if 'size' in settings else 'none'}"
         " (default position size for [Open position])",
         f"summary = {summary or core.settings.summary.time}{'' if summary else ' (default)'}"
         f" (this chat's daily summary{'' if summary == 'off' else ', in its local time'})",
