@@ -150,8 +150,10 @@ class AlpacaMarket:
         day = sessions.trading_days_back(now, needed)
         return datetime.combine(day, datetime.min.time(), sessions.NEW_YORK)
 
-    async def _bars(self, symbol: str, timeframe: str, start: datetime) -> list[dict[str, Any]]:
-        params: dict[str, Any] = {"timeframe": ALPACA_TIMEFRAMES[timeframe], "start": _rfc3339(start),
+    async def _bars(self, symbol: str, timeframe: str, start: datetime,
+                    alpaca_timeframe: str | None = None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"timeframe": alpaca_timeframe or ALPACA_TIMEFRAMES[timeframe],
+                                  "start": _rfc3339(start),
                                   "limit": _PAGE_LIMIT, "adjustment": "raw", "feed": self.feed, "sort": "asc"}
         rows: list[dict[str, Any]] = []
         for _ in range(_MAX_PAGES):
@@ -248,6 +250,21 @@ class AlpacaMarket:
             last_price=price,
             session_note=note,
         )
+
+    async def bars_since(self, symbol: str, since: datetime) -> Candles:
+        """1Min bars that opened at or after `since` (none outside the session): what the position monitor
+        needs to see a level touched between two of its looks. The last is `forming` while its minute runs."""
+        normal = self._symbol(symbol)
+        now_ts = self._clock()
+        start = datetime.fromtimestamp(math.ceil(since.timestamp()), tz=UTC)
+        parsed = self._parse(normal, "1m", await self._bars(normal, "1m", start, "1Min"))
+        keep = int(np.searchsorted(parsed.timestamps, since.timestamp(), side="left"))
+        window = parsed.slice(keep, len(parsed))
+        forming = bool(len(window)) and int(window.timestamps[-1]) + 60 > now_ts
+        decimals = self._decimals(float(window.close[-1])) if len(window) else 2
+        return Candles(symbol=normal, timeframe="1m", timestamps=window.timestamps, open=window.open,
+                       high=window.high, low=window.low, close=window.close, volume=window.volume,
+                       source=self.source, demo=False, forming=forming, price_decimals=decimals)
 
     @staticmethod
     def _decimals(price: float) -> int:

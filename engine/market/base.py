@@ -96,6 +96,14 @@ class MarketData(Protocol):
         """The market time a request sees now: the replay's virtual clock; None for a live source (now)."""
         ...
 
+    async def bars_since(self, symbol: str, since: datetime) -> Candles:
+        """Bars at the finest resolution the source has (replay: its base bars, closed ones only; live crypto:
+        1m; Alpaca: 1Min) that opened at or after `since`, oldest first, up to now. A live source's last bar
+        may still be forming (`forming` says so): its high and low so far are trades that happened. Possibly
+        empty. The position monitor reads them so that a level touched between two of its looks is seen.
+        Raises UnknownSymbol, MarketUnavailable; never served from a cache older than a moment."""
+        ...
+
     def status(self) -> dict[str, str]:
         """One human-readable line per item worth showing on /health (e.g. replay position per symbol)."""
         ...

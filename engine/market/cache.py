@@ -1,7 +1,7 @@
 """A time-to-live cache around any `MarketData` (SPEC §9: `cache.market_ttl`, 60 s by default).
 
 Only `fetch_ohlcv` is cached: it is the expensive call (an exchange round trip, a resample), while
-`last_price` feeds position monitoring every few seconds and must stay fresh.
+`last_price` and `bars_since` feed position monitoring every few seconds and must stay fresh.
 
 The store is an `engine.cache.Cache`: a dict in this process by default, Redis when `storage.redis_url`
 is set, so several bot processes share one upstream fetch per key and TTL. Candles go into it as bytes
@@ -125,6 +125,13 @@ class CachedMarket:
 
     async def as_of(self, symbol: str) -> datetime | None:
         return await self.inner.as_of(symbol)
+
+    async def bars_since(self, symbol: str, since: datetime) -> Candles:
+        """Not cached: exit checks need the bars up to now, and each caller asks from its own `since`."""
+        bars_since = getattr(self.inner, "bars_since", None)
+        if bars_since is None:
+            raise NotImplementedError(f"{self.inner.name} serves no bars since a time")
+        return await bars_since(symbol, since)
 
     async def clear(self) -> None:
         """Forget every cached result (e.g. after a config reload changes the source's behaviour).

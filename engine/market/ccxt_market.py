@@ -64,6 +64,14 @@ def _one_line(text: str, limit: int = 160) -> str:
     return " ".join(text.split())[:limit]
 
 
+def _readable(timeframe: str) -> bool:
+    try:
+        timeframe_seconds(timeframe)
+    except ValueError:  # e.g. Binance's 1s or 1M (month), which the project's timeframes do not name
+        return False
+    return True
+
+
 def tick_decimals(tick: float | str | Decimal) -> int:
     """Decimals shown for a tick size: 0.01 → 2, 1e-05 → 5, 0.5 → 1, 10 → 0."""
     exponent = Decimal(str(tick)).normalize().as_tuple().exponent
@@ -351,6 +359,55 @@ class CcxtMarket:
                 break
             since = int(first) + seconds * 1000
         return chunks or [[]]
+
+    def _finest(self) -> tuple[str, int]:
+        """1m when the exchange offers it (it almost always does), else its finest timeframe we can read."""
+        offered = [tf for tf in (self.exchange.timeframes or {}) if _readable(tf)]
+        if "1m" in offered or not offered:
+            return "1m", 60
+        finest = min(offered, key=timeframe_seconds)
+        return finest, timeframe_seconds(finest)
+
+    async def bars_since(self, symbol: str, since: datetime) -> Candles:
+        """1m klines that opened at or after `since`, the forming one last (its high and low so far are
+        trades), walking forward a page at a time (at most _MAX_PAGES)."""
+        normal, market = await self._market(symbol)
+        timeframe, seconds = self._finest()
+        now = self._clock()
+        start = math.ceil(since.timestamp()) * 1000
+        minutes = max(1, int((now - since.timestamp()) // seconds) + 2)  # the bars there can be, and one
+        limit = int(((self.exchange.features or {}).get("spot") or {}).get("fetchOHLCV", {}).get("limit") or 1000)
+        what = f"{normal} {timeframe} candles since {since:%H:%M}"
+        chunks: list[list[Any]] = []
+        for _ in range(_MAX_PAGES):
+            wanted = min(limit, minutes)
+            rows = await self._call(lambda at=start, n=wanted: self.exchange.fetch_ohlcv(normal, timeframe, at, n),
+                                    what)
+            if not isinstance(rows, list) or not rows:
+                break
+            chunks.append(rows)
+            last = rows[-1][0] if isinstance(rows[-1], list | tuple) and rows[-1] else None
+            minutes -= len(rows)
+            if len(rows) < wanted or minutes <= 0 or not isinstance(last, int | float):
+                break
+            start = int(last) + seconds * 1000
+        try:
+            parsed = [checked_bars(chunk, time_scale=1000) for chunk in chunks] or [checked_bars([])]
+        except MalformedCandles as exc:
+            raise self._malformed(normal, timeframe, str(exc)) from None
+        merged = parsed[0]
+        for more in parsed[1:]:
+            first = int(np.searchsorted(more.timestamps, merged.timestamps[-1], side="right")) if len(merged) else 0
+            merged = merged.concat(more.slice(first, len(more)))
+        # an exchange may answer a bar from before `since` (its own alignment): only what opened after it counts
+        keep = int(np.searchsorted(merged.timestamps, since.timestamp(), side="left"))
+        merged = merged.slice(keep, len(merged))
+        forming = bool(len(merged)) and int(merged.timestamps[-1]) + seconds > now
+        reference = float(merged.close[-1]) if len(merged) else 0.0
+        return Candles(symbol=normal, timeframe=timeframe, timestamps=merged.timestamps, open=merged.open,
+                       high=merged.high, low=merged.low, close=merged.close, volume=merged.volume,
+                       source=self.source, demo=False, forming=forming,
+                       price_decimals=self._price_decimals(market, reference))
 
     async def _ticker_price(self, symbol: str) -> float | None:
         """The last traded price, or None (then the card falls back to the last close)."""

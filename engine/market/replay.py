@@ -389,6 +389,29 @@ class ReplayMarket:
         window = coarse.slice(0, complete)
         return window.concat(part), True
 
+    async def bars_since(self, symbol: str, since: datetime) -> Candles:
+        """Base bars that opened at or after `since` and have closed by the virtual now (a replay knows no
+        bar's inside: the one still forming is not shown)."""
+        entry = self._entry(symbol)
+        series = await self._load(entry.symbol)
+        base = series.base
+        first = int(np.searchsorted(base.timestamps, since.timestamp(), side="left"))
+        closed = _closed_count(series, self._virtual_now(series))
+        window = base.slice(first, max(first, closed))
+        return Candles(
+            symbol=entry.symbol,
+            timeframe=entry.base.timeframe,
+            timestamps=window.timestamps.copy(),
+            open=window.open.copy(),
+            high=window.high.copy(),
+            low=window.low.copy(),
+            close=window.close.copy(),
+            volume=window.volume.copy(),
+            source=series.data.source,
+            demo=True,
+            price_decimals=series.data.price_decimals,
+        )
+
     async def last_price(self, symbol: str) -> Decimal:
         entry = self._entry(symbol)
         series = await self._load(entry.symbol)

@@ -66,6 +66,9 @@ class RoutedMarket:
     async def as_of(self, symbol: str) -> datetime | None:
         return None
 
+    async def bars_since(self, symbol: str, since: datetime) -> Candles:
+        return await self.source_for(symbol).bars_since(symbol, since)
+
     def status(self) -> dict[str, str]:
         out: dict[str, str] = {}
         for source in (self.crypto, self.stocks):

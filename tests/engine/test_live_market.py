@@ -27,7 +27,7 @@ from engine.market.ccxt_market import CcxtMarket, rebase_urls, tick_decimals
 from engine.market.router import RoutedMarket
 from engine.models import Candles
 from tests.support.fake_alpaca_data import FakeAlpacaData, StockBar
-from tests.support.fake_exchange import FakeBinance
+from tests.support.fake_exchange import FakeBinance, Kline
 
 FAST = FetchPolicy(attempts=3, timeout=1.0, initial=0.01, maximum=0.02, max_retry_after=2.0, jitter=0.0, budget=5.0)
 ET = ZoneInfo("America/New_York")
@@ -657,3 +657,79 @@ async def test_router_over_the_real_sources(binance: FakeBinance, alpaca_data: F
     assert "Binance" in crypto.source and stock.source == "Alpaca IEX feed · live"
     assert stock.close.tolist() == [b.c for b in bars[-60:]]
     assert set(routed.status()) == {"ccxt binance", "alpaca data (iex)"}
+
+
+# ---- bars since a time (exit checks of the position monitor) -----------------------------------------------
+
+
+def minute_bars(first_open: int, count: int, start: float = 150.0) -> list[Kline]:
+    """1m klines with two-decimal prices, high 0.3 above and low 0.2 below the body (plain arithmetic)."""
+    out = []
+    for i in range(count):
+        o, c = round(start + (i % 7) * 0.11, 2), round(start + (i % 5) * 0.13, 2)
+        out.append(Kline(first_open + 60 * i, o, round(max(o, c) + 0.3, 2), round(min(o, c) - 0.2, 2), c, 1.0))
+    return out
+
+
+async def test_ccxt_bars_since_are_1m_klines_from_that_time_with_the_forming_one(
+        binance: FakeBinance, market: CcxtMarket, now: float) -> None:
+    bucket = int(now) // 60 * 60
+    served = minute_bars(bucket - 30 * 60, 31)  # the last one opened this minute: still forming
+    binance.set_bars("BTCUSDT", 60, served)
+    since = datetime.fromtimestamp(bucket - 5 * 60, tz=UTC)
+    got = await market.bars_since("btc/usdt", since)
+    want = served[-6:]
+    assert got.timestamps.tolist() == [b.open_time for b in want]
+    assert got.high.tolist() == [b.high for b in want] and got.low.tolist() == [b.low for b in want]
+    assert got.open.tolist() == [b.open for b in want] and got.close.tolist() == [b.close for b in want]
+    assert (got.timeframe, got.forming, got.symbol, got.price_decimals) == ("1m", True, "BTC/USDT", 2)
+    query = klines(binance)[-1]
+    assert query["interval"] == "1m" and int(query["startTime"]) == (bucket - 300) * 1000
+    # a since between two opens starts at the next minute
+    got = await market.bars_since("BTC/USDT", since + timedelta(seconds=1))
+    assert got.timestamps[0] == bucket - 240
+
+
+async def test_ccxt_bars_since_walks_pages(binance: FakeBinance, now: float) -> None:
+    bucket = int(now) // 60 * 60
+    served = minute_bars(bucket - 1500 * 60, 1500)  # the last closed a moment ago: none forming
+    binance.set_bars("BTCUSDT", 60, served)
+    m = ccxt_market(binance, now)
+    try:
+        got = await m.bars_since("BTC/USDT", datetime.fromtimestamp(bucket - 1500 * 60, tz=UTC))
+    finally:
+        await m.close()
+    assert got.timestamps.tolist() == [b.open_time for b in served] and not got.forming
+    assert len(klines(binance)) == 2  # Binance gives at most 1,000 klines a request
+
+
+async def test_alpaca_bars_since_are_1min_bars(alpaca_data: FakeAlpacaData) -> None:
+    at = et(2026, 11, 23, 11, 30) + timedelta(seconds=20)  # Monday, in the session
+    first = et(2026, 11, 23, 11, 20)
+    bars = [StockBar(first + timedelta(minutes=i), 190 + i / 10, 190.5 + i / 10, 189.75 + i / 10, 190.25 + i / 10,
+                     100) for i in range(11)]  # 11:20 … 11:30, the 11:30 bar still forming
+    alpaca_data.set_bars("AAPL", "1Min", bars)
+    market = alpaca(alpaca_data, at)
+    try:
+        got = await market.bars_since("aapl", et(2026, 11, 23, 11, 25))
+    finally:
+        await market.close()
+    want = bars[5:]
+    assert got.timestamps.tolist() == [int(b.t.timestamp()) for b in want]
+    assert got.high.tolist() == [b.h for b in want] and got.low.tolist() == [b.l for b in want]
+    assert (got.timeframe, got.forming, got.symbol) == ("1m", True, "AAPL")
+    query = alpaca_data.requests[-1][1]
+    assert query["timeframe"] == "1Min" and query["start"] == "2026-11-23T16:25:00Z"
+
+
+async def test_router_routes_bars_since(binance: FakeBinance, now: float) -> None:
+    bucket = int(now) // 60 * 60
+    binance.set_bars("BTCUSDT", 60, minute_bars(bucket - 600, 11))
+    routed = RoutedMarket(ccxt_market(binance, now), None, {})
+    try:
+        got = await routed.bars_since("BTC/USDT", datetime.fromtimestamp(bucket - 120, tz=UTC))
+        assert got.timestamps.tolist() == [bucket - 120, bucket - 60, bucket]
+        with pytest.raises(MarketUnavailable):
+            await routed.bars_since("AAPL", datetime.fromtimestamp(bucket, tz=UTC))
+    finally:
+        await routed.close()

@@ -372,3 +372,49 @@ async def test_cache_ttl_zero_only_shares_in_flight() -> None:
     await cached.fetch_ohlcv("X", "1h", 10)
     await cached.fetch_ohlcv("X", "1h", 10)
     assert inner.calls == 2
+
+
+# -- bars since a time (the position monitor's exit checks) ----------------------------------------------
+
+
+def _write_5m(tmp_path: Path, count: int = 60) -> list[tuple[int, float, float, float, float]]:
+    """5m bars from 2024-01-01 00:00 UTC: (open time, open, high, low, close), plain arithmetic."""
+    start = _epoch("2024-01-01T00:00:00")
+    bars = [(start + 300 * i, 100 + i, 100.5 + i, 99.25 + i, 100.75 + i) for i in range(count)]
+    rows = ["timestamp,open,high,low,close,volume"] + [
+        f"{datetime.fromtimestamp(t, tz=UTC):%Y-%m-%dT%H:%M:%SZ},{o},{h},{lo},{c},5" for t, o, h, lo, c in bars
+    ]
+    (tmp_path / "ABC_DEF-5m.csv").write_text("\n".join(rows))
+    return bars
+
+
+async def test_replay_bars_since_are_the_closed_base_bars_from_that_time(tmp_path: Path) -> None:
+    bars = _write_5m(tmp_path)
+    market = ReplayMarket(start="2024-01-01T02:00:00", speed=0, clock=FakeClock(), data_dir=tmp_path)
+    assert isinstance(market, MarketData)
+    got = await market.bars_since("ABC/DEF", datetime(2024, 1, 1, 1, 30, tzinfo=UTC))
+    # 01:30 … 01:55 have closed by 02:00 (the 01:55 bar closes at 02:00 exactly); 02:00 has not started
+    want = [b for b in bars if _epoch("2024-01-01T01:30:00") <= b[0] <= _epoch("2024-01-01T01:55:00")]
+    assert got.timestamps.tolist() == [b[0] for b in want] and len(want) == 6
+    assert got.high.tolist() == [b[2] for b in want] and got.low.tolist() == [b[3] for b in want]
+    assert got.open.tolist() == [b[1] for b in want] and got.close.tolist() == [b[4] for b in want]
+    assert (got.timeframe, got.forming, got.demo, got.symbol) == ("5m", False, True, "ABC/DEF")
+    # a since inside a bar starts at the next bar; a bar still forming is never shown
+    market.advance(7 * 60)  # 02:07: the 02:00 bar has closed, the 02:05 bar is forming
+    got = await market.bars_since("abc/def", datetime(2024, 1, 1, 1, 57, tzinfo=UTC))
+    assert got.timestamps.tolist() == [_epoch("2024-01-01T02:00:00")]
+    assert len(await market.bars_since("ABC/DEF", datetime(2024, 1, 1, 2, 5, tzinfo=UTC))) == 0
+    with pytest.raises(UnknownSymbol):
+        await market.bars_since("NOPE/USDT", datetime(2024, 1, 1, tzinfo=UTC))
+
+
+async def test_cache_forwards_bars_since_fresh(tmp_path: Path) -> None:
+    _write_5m(tmp_path)
+    replay = ReplayMarket(start="2024-01-01T02:00:00", speed=0, clock=FakeClock(), data_dir=tmp_path)
+    cached = CachedMarket(replay, ttl=60, clock=FakeClock())
+    since = datetime(2024, 1, 1, 1, 50, tzinfo=UTC)
+    assert len(await cached.bars_since("ABC/DEF", since)) == 2
+    replay.advance(600)  # two more bars closed: a cached answer would still say 2
+    assert len(await cached.bars_since("ABC/DEF", since)) == 4
+    with pytest.raises(NotImplementedError):
+        await CachedMarket(CountingMarket(), ttl=60).bars_since("X", since)
