@@ -8,9 +8,22 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.core.replies import Reply, split_text
 
-# Telegram counts the text after entity parsing; keep a margin for the title line.
+# Telegram allows 4096 UTF-16 units of text after entity parsing: tags are free, an emoji counts two.
 TELEGRAM_LIMIT = 4096
-_CHUNK = 4000
+TITLE_MAX = 256  # a longer title is cut, so the first part always has room for text
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _parts(text: str, room: int) -> list[str]:
+    """`text` in chunks of at most `room` UTF-16 units. split_text counts code points, so a chunk heavy with
+    emoji can be up to twice too long: such a chunk is split again at half the room, which always fits."""
+    out: list[str] = []
+    for chunk in split_text(text, room):
+        out.extend([chunk] if utf16_len(chunk) <= room else split_text(chunk, room // 2))
+    return out
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -23,15 +36,17 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
 
 def render(reply: Reply) -> list[str]:
     """The reply as one or more HTML texts; the keyboard goes with the last one."""
-    body_chunks = split_text(reply.text, _CHUNK) if reply.text else [""]
+    title = reply.title if len(reply.title or "") <= TITLE_MAX else f"{reply.title[:TITLE_MAX - 1]}…"
+    room = TELEGRAM_LIMIT - (utf16_len(title) + 1 if title else 0)  # every part leaves room for the title
+    body_chunks = _parts(reply.text, room) if reply.text else [""]
     out: list[str] = []
     for i, chunk in enumerate(body_chunks):
         body = html.escape(chunk, quote=False)
         if reply.monospace and body:
             body = f"<pre>{body}</pre>"
-        if i == 0 and reply.title:
-            title = f"<b>{html.escape(reply.title, quote=False)}</b>"
-            body = f"{title}\n{body}" if body else title
+        if i == 0 and title:
+            head = f"<b>{html.escape(title, quote=False)}</b>"
+            body = f"{head}\n{body}" if body else head
         if body:
             out.append(body)
     return out or ["…"]

@@ -131,8 +131,15 @@ async def test_long_reply_is_split_not_dropped(bot: FakeBotApi):
     # /help is long enough in total; check the splitter on a synthetic reply through the adapter instead.
     from bot.core.replies import Reply
     from bot.telegram.render import render
+    from tests.support.bot_api_server import _check_html, _utf16_len
 
-    parts = render(Reply(title="Long", text="\n".join(f"<line {i}>" + "x" * 80 for i in range(200))))
-    assert len(parts) >= 4 and all(len(p) <= 4096 + 200 for p in parts)
-    assert "&lt;line 199&gt;" in parts[-1]
+    # Telegram's limit is 4,096 UTF-16 units of the text after entity parsing: tags are free, an emoji is
+    # two units. The fake Bot API's own parser measures each part as Telegram would.
+    lines = [f"<line {i}> 🟢 & " + "x" * 60 for i in range(150)]
+    parts = render(Reply(title="🟢 Long " + "y" * 200, text="\n".join(lines)))
+    visible = [_check_html(p) for p in parts]
+    assert len(parts) >= 3 and all(_utf16_len(v) <= 4096 for v in visible), [_utf16_len(v) for v in visible]
+    assert "\n".join(visible) == "🟢 Long " + "y" * 200 + "\n" + "\n".join(lines)  # nothing dropped
+    monospace = render(Reply(text="🟢" * 5000, monospace=True))
+    assert all(_utf16_len(_check_html(p)) <= 4096 for p in monospace)
     await asyncio.sleep(0)
