@@ -5,6 +5,7 @@ Used by the selection rule (engine.sentiment.collect) to put the texts about the
 
 from __future__ import annotations
 
+import functools
 import re
 
 # Quote currencies say nothing about the asset being priced.
@@ -47,6 +48,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
 _WORD = re.compile(r"[a-z0-9&'’-]+")
 
 
+_STEM = re.compile(r"['’-]")
+
+
 def base_asset(symbol: str) -> str:
     """The priced asset of a symbol as typed: "BTC/USDT" -> "BTC", "EUR_USD" -> "EUR", "aapl" -> "AAPL"."""
     return re.split(r"[/_:-]", symbol.strip().upper(), maxsplit=1)[0]
@@ -71,6 +75,14 @@ def words(text: str) -> frozenset[str]:
     return frozenset(_WORD.findall(text.lower()))
 
 
+@functools.lru_cache(maxsize=8192)
+def _tokens_and_stems(lower: str) -> frozenset[str]:
+    """Every word of a text and its stem before ' or - ("btc’s" → btc): monitoring asks this of the same
+    headlines every cycle, so it is computed once per text."""
+    tokens = words(lower)
+    return tokens | {_STEM.split(token, maxsplit=1)[0] for token in tokens}
+
+
 def mentions(text: str, names: tuple[str, ...]) -> bool:
     """Whether `text` names one of `names`: whole words, or a substring for multi-word names like "s&p 500"."""
     lower = text.lower()
@@ -81,8 +93,8 @@ def mentions(text: str, names: tuple[str, ...]) -> bool:
                 return True
             continue
         if tokens is None:
-            tokens = words(lower)
-        # "BTC’s" and "Bitcoin-based" still name bitcoin: compare the word and its stem before ' or -.
-        if name in tokens or any(re.split(r"['’-]", token, maxsplit=1)[0] == name for token in tokens):
+            tokens = _tokens_and_stems(lower)
+        # "BTC’s" and "Bitcoin-based" still name bitcoin: the word or its stem before ' or - matches.
+        if name in tokens:
             return True
     return False
