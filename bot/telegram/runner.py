@@ -51,10 +51,21 @@ def build_application(core: TipsterCore) -> Application:
     return app
 
 
+# Telegram shows the menu in this order: what a trader reaches for most comes first. A command not named
+# here goes after these, in registration order, and before MENU_LAST (rare, or destructive like /forgetme).
+MENU_FIRST = ("signal", "market", "signals", "history", "positions", "open", "close", "pnl", "trades",
+              "watch", "watchlist", "unwatch", "subscribe", "subscriptions", "unsubscribe",
+              "settings", "status", "help", "start", "cancel")
+MENU_LAST = ("contact", "resetpaper", "forgetme")
+
+
 def bot_commands() -> list[BotCommand]:
     """The menu every user sees: admin commands stay out of it (admins find them in /help and /admin)."""
-    return [BotCommand(c.name, c.summary[:256]) for c in registry.commands.values()
-            if c.permission is not Permission.ADMIN]
+    shown = [c for c in registry.commands.values() if c.permission is not Permission.ADMIN]
+    rank = {name: i for i, name in enumerate(MENU_FIRST)}
+    rank.update({name: len(MENU_FIRST) + 1 + i for i, name in enumerate(MENU_LAST)})
+    shown.sort(key=lambda c: rank.get(c.name, len(MENU_FIRST)))  # stable: unnamed keep registration order
+    return [BotCommand(c.name, c.summary[:256]) for c in shown]
 
 
 async def register_commands(app: Application) -> None:
