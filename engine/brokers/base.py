@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -26,6 +26,17 @@ class OrderStatus(StrEnum):
     REJECTED = "rejected"
     CANCELED = "canceled"
     NOT_FOUND = "not_found"  # the broker never saw this client_order_id
+
+
+class ExitTrigger(BaseModel):
+    """An exit the position monitor saw touched, for a broker that holds no SL/TP orders of its own (paper).
+
+    `limit`: a take-profit resting at `price` fills there (or better, when the market opened beyond it:
+    then `price` is that open); no slippage. `stop`: a stop-loss or trailing stop touched becomes a market
+    order from `price` (the stop, or the open the market gapped to) and pays slippage from there."""
+
+    kind: Literal["limit", "stop"]
+    price: Decimal
 
 
 class OrderRequest(BaseModel):
@@ -44,6 +55,8 @@ class OrderRequest(BaseModel):
     # Closing only: the client order id of the entry this exit closes. A broker that holds the entry's SL/TP
     # (a bracket) needs it to cancel those first, or to find that one of them already closed the position.
     entry_client_order_id: str | None = None
+    # Closing only: the monitor's exit that triggered it (engine.positions), or None for an exit at market.
+    trigger: ExitTrigger | None = None
 
 
 class Fill(BaseModel):

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
-from engine.brokers.base import BrokerError, Fill, OrderRejected, OrderRequest, OrderStatus, Side
+from engine.brokers.base import BrokerError, ExitTrigger, Fill, OrderRejected, OrderRequest, OrderStatus, Side
 from engine.market.base import MarketError, UnknownSymbol
 from engine.positions import net_pnl, pnl_fraction
 
@@ -64,7 +64,9 @@ def pnl(side: Side, entry: Decimal, exit_: Decimal, quantity: Decimal, fees: Dec
 
 class PaperBroker:
     """Fills every market order at once at the current price (replay or live), never at the order's reference
-    price: the price the user saw may be seconds old, and the simulation should pay for that like a market."""
+    price: the price the user saw may be seconds old, and the simulation should pay for that like a market.
+    An exit the position monitor triggered (`OrderRequest.trigger`) fills as the resting order would have:
+    a take-profit at its limit, a stop from its level (or the gap's open) less slippage."""
 
     name = "paper"
 
@@ -87,16 +89,13 @@ class PaperBroker:
         if quantity <= 0:
             raise OrderRejected(f"quantity {order.quantity} of {order.symbol} rounds to nothing at "
                                 f"{self.quantity_decimals} decimals")
-        try:
-            market = await self._price(order.symbol)
-        except UnknownSymbol as exc:
-            raise OrderRejected(str(exc)) from exc
-        except MarketError as exc:  # no price right now (stale data, source down): try again later
-            raise BrokerError(f"no price for {order.symbol}: {exc}", transient=True) from exc
-        if market <= 0:
-            raise BrokerError(f"no usable price for {order.symbol} ({market})", transient=True)
         buy = is_buy(order.side, order.closing)
-        price = slipped_price(market, self.slippage_pct, buy, order.price_decimals)
+        if order.trigger is not None:
+            price, detail = self._triggered(order, order.trigger, buy)
+        else:
+            market = await self._market(order.symbol)
+            price = slipped_price(market, self.slippage_pct, buy, order.price_decimals)
+            detail = f"paper fill at {market} {'+' if buy else '−'}{self.slippage_pct}% slippage"
         fill = Fill(
             client_order_id=order.client_order_id,
             broker_order_id=f"paper-{uuid.uuid4()}",
@@ -108,10 +107,36 @@ class PaperBroker:
             # SL/TP of a paper position are simulated by the position monitor, which is exactly what a broker
             # bracket would do: the position is protected without us sending further orders.
             bracket=not order.closing,
-            detail=f"paper fill at {market} {'+' if buy else '−'}{self.slippage_pct}% slippage",
+            detail=detail,
         )
         self._fills[order.client_order_id] = fill
         return fill
+
+    async def _market(self, symbol: str) -> Decimal:
+        try:
+            market = await self._price(symbol)
+        except UnknownSymbol as exc:
+            raise OrderRejected(str(exc)) from exc
+        except MarketError as exc:  # no price right now (stale data, source down): try again later
+            raise BrokerError(f"no price for {symbol}: {exc}", transient=True) from exc
+        if market <= 0:
+            raise BrokerError(f"no usable price for {symbol} ({market})", transient=True)
+        return market
+
+    def _triggered(self, order: OrderRequest, trigger: ExitTrigger, buy: bool) -> tuple[Decimal, str]:
+        """The fill of an exit the monitor saw touched: a take-profit at its limit (never at a later price past
+        it), a stop as a market order from the stop or the gap's open, slipped against the taker."""
+        if not order.closing:
+            raise OrderRejected("a take-profit or stop trigger applies to exits only")
+        if trigger.price <= 0:
+            raise OrderRejected(f"trigger price {trigger.price} is not a price")
+        if trigger.kind == "limit":
+            price = trigger.price
+            if order.price_decimals is not None:  # a limit never fills worse than its price
+                price = price.quantize(_quantum(order.price_decimals), rounding=ROUND_FLOOR if buy else ROUND_CEILING)
+            return price, f"paper limit fill at {trigger.price} (take-profit)"
+        price = slipped_price(trigger.price, self.slippage_pct, buy, order.price_decimals)
+        return price, f"paper stop fill from {trigger.price} {'+' if buy else '−'}{self.slippage_pct}% slippage"
 
     async def order_status(self, client_order_id: str, symbol: str | None = None) -> Fill:
         known = self._fills.get(client_order_id)
