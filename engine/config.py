@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import time
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,7 +28,11 @@ DEFAULT_SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "AAPL", "GOOG", "SPY"]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Unknown keys are typos; inf and nan are never a setting (a Field(gt=0) alone lets inf through).
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+WEEK = 7 * 24 * 3600  # the longest interval or cache time that makes sense (and no timedelta overflow)
 
 
 class AccessSettings(_Section):
@@ -64,7 +68,27 @@ class StorageSettings(_Section):
 class ReplaySettings(_Section):
     # An int is "this many bars before the end of each symbol's data"; a datetime string is an absolute start.
     start: int | str = 500
-    speed: float = Field(default=60, gt=0)
+    speed: float = Field(default=60, gt=0, le=1_000_000)
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _start(cls, value: Any) -> int | str:
+        """Parsed here, at start-up: a digit string (from env) is a bar count, anything else an ISO time."""
+        problem = "must be a bar count like 500 or an ISO time like 2024-08-01T00:00:00Z"
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(problem)
+        if isinstance(value, str):
+            text = value.strip()
+            if re.fullmatch(r"[0-9]{1,9}", text):
+                return int(text)
+            try:
+                moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(problem) from None
+            return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+        if not 0 <= value <= 10_000_000:
+            raise ValueError("a bar count must be between 0 and 10,000,000")
+        return value
 
 
 class MarketSettings(_Section):
@@ -123,7 +147,7 @@ class ScoringSettings(_Section):
                 value = float(value)
             except ValueError as exc:
                 raise ValueError("must be 'atr' or a positive number") from exc
-        if isinstance(value, int | float) and value <= 0:
+        if isinstance(value, int | float) and not 0 < value <= 1e9:  # nan fails this comparison too
             raise ValueError("must be 'atr' or a positive number")
         return value
 
@@ -135,13 +159,13 @@ class ScoringSettings(_Section):
 
 
 class RiskSettings(_Section):
-    sl_atr: float = Field(default=2, gt=0)
-    tp_atr: float = Field(default=3, gt=0)
+    sl_atr: float = Field(default=2, gt=0, le=100)
+    tp_atr: float = Field(default=3, gt=0, le=100)
     max_position_pct: float = Field(default=10, gt=0, le=100)
     max_symbol_pct: float = Field(default=25, gt=0, le=100)
-    max_daily_trades: int = Field(default=20, ge=1)
-    trailing_stop_pct: float = Field(default=2.0, gt=0)
-    trailing_activation_pct: float = Field(default=1.0, ge=0)
+    max_daily_trades: int = Field(default=20, ge=1, le=100_000)
+    trailing_stop_pct: float = Field(default=2.0, gt=0, le=100)
+    trailing_activation_pct: float = Field(default=1.0, ge=0, le=1000)
     exit_on_reversal: bool = False  # close a tip's positions when monitoring turns it BUY <-> SELL
 
 
@@ -230,15 +254,18 @@ class SentimentSettings(_Section):
 
 
 class CacheSettings(_Section):
-    market_ttl: int = Field(default=60, ge=0)
-    sentiment_ttl: int = Field(default=300, ge=0)
+    market_ttl: int = Field(default=60, ge=0, le=WEEK)
+    sentiment_ttl: int = Field(default=300, ge=0, le=WEEK)
 
 
 class MonitorSettings(_Section):
-    signals_interval: int = Field(default=120, ge=1)
-    positions_interval: int = Field(default=5, ge=1)
-    scan_interval: int = Field(default=300, ge=1)
-    signal_ttl_bars: int = Field(default=24, ge=1)
+    signals_interval: int = Field(default=120, ge=1, le=WEEK)
+    positions_interval: int = Field(default=5, ge=1, le=WEEK)
+    scan_interval: int = Field(default=300, ge=1, le=WEEK)
+    signal_ttl_bars: int = Field(default=24, ge=1, le=100_000)
+    # A live tip changes only when the fused score is past the threshold by this much, or when the same
+    # change is seen on two cycles in a row: a score hovering at the threshold must not flip it back and forth.
+    hysteresis: float = Field(default=0.05, ge=0, le=1)
 
 
 class ScanSettings(_Section):
@@ -260,14 +287,14 @@ class SummarySettings(_Section):
 
 class AlertSettings(_Section):
     max_in_flight: int = Field(default=4, ge=1, le=64)
-    near_target_pct: float = Field(default=1.0, ge=0)
-    pnl_move_pct: float = Field(default=5.0, gt=0)
+    near_target_pct: float = Field(default=1.0, ge=0, le=100)
+    pnl_move_pct: float = Field(default=5.0, gt=0, le=1000)
 
 
 class PaperSettings(_Section):
-    starting_equity: float = Field(default=10000, gt=0)
-    fee_pct: float = Field(default=0.1, ge=0)
-    slippage_pct: float = Field(default=0.05, ge=0)
+    starting_equity: float = Field(default=10000, gt=0, le=1e12)
+    fee_pct: float = Field(default=0.1, ge=0, le=100)
+    slippage_pct: float = Field(default=0.05, ge=0, le=100)
 
 
 class AlpacaSettings(_Section):
@@ -291,7 +318,7 @@ class BrokerSettings(_Section):
 
 
 class LimitSettings(_Section):
-    per_user_per_minute: int = Field(default=20, ge=1)
+    per_user_per_minute: int = Field(default=20, ge=1, le=100_000)
 
 
 class Settings(BaseSettings):
@@ -377,6 +404,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
         if not isinstance(loaded, dict):
             raise ConfigError(f"{file}: the top level must be a mapping of sections")
         data = loaded
+    _refuse_unknown_env()
     data = _drop_replaced_mappings(data)
     data = _deep_merge(data, overrides)
     try:
@@ -385,6 +413,17 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
         raise ConfigError(_format_validation_error(exc)) from exc
     except (ValueError, json.JSONDecodeError) as exc:  # e.g. TIPSTER_ADMINS that is not JSON
         raise ConfigError(f"environment: {exc}") from exc
+
+
+def _refuse_unknown_env() -> None:
+    """pydantic-settings ignores TIPSTER_<NAME> when NAME is no section at all; a typo must not pass silently."""
+    for name in os.environ:
+        upper = name.upper()
+        if not upper.startswith("TIPSTER_") or upper == "TIPSTER_CONFIG":
+            continue
+        section = upper.removeprefix("TIPSTER_").split("__", 1)[0].lower()
+        if section not in Settings.model_fields:
+            raise ConfigError(f"environment {name}: unknown key {section}")
 
 
 # Mappings that a value from the environment replaces whole: pydantic-settings would otherwise deep-merge

@@ -45,6 +45,26 @@ def rescore(technical: np.ndarray, sentiment: float | np.ndarray, technical_weig
     return Scores(technical=technical, fused=fused, codes=classify_many(fused, buy, sell))
 
 
+def settle_changes(current: np.ndarray, proposed: np.ndarray, fused: np.ndarray, buy: np.ndarray,
+                   sell: np.ndarray, hysteresis: float, pending: np.ndarray) -> np.ndarray:
+    """The codes tips move to, with hysteresis (SPEC §3): a proposed change is taken when the fused score is
+    at least `hysteresis` past the threshold it crossed, or when `pending` shows the same change proposed on
+    the previous cycle; otherwise the tip keeps its current code.
+
+    The threshold crossed: into BUY it is `buy` (fused ≥ buy + h), into SELL `sell` (fused ≤ sell − h), and
+    back to HOLD the one the tip leaves (from BUY fused ≤ buy − h, from SELL fused ≥ sell + h).
+    """
+    h = hysteresis
+    margin = np.select(
+        [proposed == 1, proposed == -1, current == 1, current == -1],
+        [fused - buy, sell - fused, buy - fused, fused - sell],
+        default=np.inf,
+    )
+    # A tiny tolerance: fused is rounded to 12 places, thresholds are user floats like 0.3.
+    taken = (proposed == current) | (margin >= h - 1e-12) | (pending == proposed)
+    return np.where(taken, proposed, current)
+
+
 class GroupRebuild:
     """`build_signal` for many parameter sets on one market: the same Signals, the shared work done once.
 

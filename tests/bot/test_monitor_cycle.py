@@ -27,7 +27,7 @@ async def core(settings: Settings) -> AsyncIterator[TipsterCore]:
         "cache": settings.cache.model_copy(update={"market_ttl": 0}),
         "market": settings.market.model_copy(update={
             "replay": settings.market.replay.model_copy(update={"speed": 1e-9})}),
-        "monitor": settings.monitor.model_copy(update={"signal_ttl_bars": 1000}),
+        "monitor": settings.monitor.model_copy(update={"signal_ttl_bars": 1000, "hysteresis": 0.0}),
     })
     async with open_core(s) as c:
         yield c

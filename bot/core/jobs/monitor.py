@@ -24,7 +24,7 @@ from bot.core.replies import Reply
 from engine.market import timeframe_seconds
 from engine.market.symbols import asset_class
 from engine.models import Candles, IndicatorSnapshot, Recommendation, SentimentReading, Signal
-from engine.reevaluate import GroupRebuild, Scores, recommendation, rescore, technical_scores
+from engine.reevaluate import GroupRebuild, Scores, recommendation, rescore, settle_changes, technical_scores
 from engine.signals import MIN_BARS, snapshot
 from storage.alerts import AlertSpec
 from storage.models import User
@@ -77,6 +77,8 @@ class SignalMonitor:
         self.repo = MonitorRepository(core.services.db)
         # Per cycle: the owners of the changed tips (for timezone and role), read at once.
         self._owners: dict[int, User] = {}
+        # Tip id -> the change (a code) held back last cycle by hysteresis; taken if proposed again.
+        self._pending: dict[int, int] = {}
 
     async def run_cycle(self) -> CycleResult:
         started = time.perf_counter()
@@ -87,6 +89,7 @@ class SignalMonitor:
         await self._fetch(groups)
         ttl_bars = self.core.settings.monitor.signal_ttl_bars
         await asyncio.to_thread(_evaluate, groups, tips, ttl_bars)
+        self._settle(groups, tips)
         await self._expire(groups, result)
         checked = await self._apply(groups, tips, result)
         for group in groups:
@@ -101,6 +104,31 @@ class SignalMonitor:
             log.warning("monitor cycle took %.0f ms (interval %s s)", result.duration_ms,
                         self.core.settings.monitor.signals_interval)
         return result
+
+    def _settle(self, groups: list[_Group], tips: ActiveTips) -> None:
+        """Hysteresis: a proposed change that is only just past its threshold waits for the next cycle, and is
+        taken then if the cycle proposes it again (`monitor.hysteresis`)."""
+        hysteresis = self.core.settings.monitor.hysteresis
+        pending: dict[int, int] = {}
+        for group in groups:
+            if group.error is not None or group.scores is None or group.live is None:
+                continue
+            live, scores = group.live, group.scores
+            moving = np.flatnonzero(scores.codes != tips.codes[live])
+            if not len(moving):
+                continue
+            rows = live[moving]
+            ids = tips.ids[rows]
+            proposed = scores.codes[moving]
+            before = np.fromiter((self._pending.get(int(i), 9) for i in ids), np.int64, len(ids))
+            settled = settle_changes(tips.codes[rows], proposed, scores.fused[moving], tips.buy_threshold[rows],
+                                     tips.sell_threshold[rows], hysteresis, before)
+            held = settled != proposed
+            pending.update(zip(ids[held].tolist(), proposed[held].tolist(), strict=True))
+            codes = scores.codes.copy()
+            codes[moving] = settled
+            group.scores = Scores(scores.technical, scores.fused, codes)
+        self._pending = pending  # only consecutive cycles count: a proposal not repeated is forgotten
 
     async def _fetch(self, groups: list[_Group]) -> None:
         """Candles per group and sentiment per symbol (not per symbol × timeframe), concurrently."""
