@@ -17,7 +17,7 @@ from bot.core.trading import Quote, Trading, money
 from engine.brokers.base import Side
 from engine.market.base import MarketError
 from engine.models import Recommendation, Signal
-from engine.positions import Position, pnl_fraction
+from engine.positions import Position, gross_pnl, pnl_fraction
 from storage.models import User
 
 if TYPE_CHECKING:
@@ -204,7 +204,8 @@ def position_line(p: Position, tz: str, price: Decimal | None = None) -> str:
     mark = price or p.last_price
     if p.status in ("open", "closing") and p.entry_price and mark:
         live = float(pnl_fraction(p.side, p.entry_price, mark)) * 100
-        state = f"now {mark:,.{d}f} · PnL {live:+.2f}%"
+        dollars = money(open_pnl(p, mark), signed=True) if p.quantity is not None else ""
+        state = f"now {mark:,.{d}f} · PnL {live:+.2f}%" + (f" · {dollars}" if dollars else "")
     else:
         state = p.status
     def shown(value: Decimal | None) -> str:
@@ -212,6 +213,15 @@ def position_line(p: Position, tz: str, price: Decimal | None = None) -> str:
 
     return (f"#{p.id} {p.side.value} {p.symbol} · {money(p.notional)} · entry {shown(p.entry_price)} · {state} · "
             f"SL {shown(p.stop_loss)} · TP {shown(p.take_profit)}")
+
+
+def open_pnl(p: Position, mark: Decimal) -> Decimal:
+    """Dollar PnL of a filled position at `mark`, net of the entry fee already paid (the exit fee is not yet)."""
+    assert p.entry_price is not None and p.quantity is not None
+    return gross_pnl(p.side, p.entry_price, mark, p.quantity) - (p.entry_fee or Decimal(0))
+
+
+PNL_NOTE = "Dollar PnL is net of the entry fee; closing pays the exit fee too."
 
 
 @registry.command("positions", "/positions", "your open positions with live PnL", permission=TRADE,
@@ -226,6 +236,8 @@ async def positions_cmd(core: TipsterCore, req: Request) -> list[Reply]:
     prices, _ = await trading(core).current_prices({p.symbol for p in open_})
     buttons = [[core.button(f"Close #{p.id}", "pc", p.id)] for p in open_ if p.status == "open"][:10]
     lines = [position_line(p, tz, prices.get(p.symbol)) for p in open_]
+    if any(p.quantity is not None for p in open_):
+        lines.append(PNL_NOTE)
     return [Reply(title=f"Open positions ({len(open_)})", text=head + "\n" + "\n".join(lines), buttons=buttons)]
 
 
@@ -344,7 +356,8 @@ async def trades_cmd(core: TipsterCore, req: Request) -> list[Reply]:
 async def resetpaper_cmd(core: TipsterCore, req: Request) -> list[Reply]:
     amount = Decimal(str(core.settings.paper.starting_equity))
     return [Reply(title="Reset your paper account?",
-                  text=f"Cash goes back to {money(amount)}. Closed trades stay in your history.",
+                  text=f"Cash goes back to {money(amount)}. Your past trades stay: /trades and /pnl keep "
+                       "counting them.",
                   buttons=[[core.button("Reset", "rp", req.user.id), core.button("Cancel", "cx")]])]
 
 
@@ -358,7 +371,8 @@ async def resetpaper_confirm(core: TipsterCore, press: Press) -> list[Reply]:
     amount = Decimal(str(core.settings.paper.starting_equity))
     await repo.reset_paper(press.user.id, amount)
     await core.services.activity.log(press.user.id, "paper_reset", f"Paper account reset to {amount}")
-    return [Reply(text=f"Paper account reset: cash {money(amount)}.", edit=True, notice="Reset")]
+    return [Reply(text=f"Paper account reset: cash {money(amount)}. Past trades stay in /trades and /pnl.",
+                  edit=True, notice="Reset")]
 
 
 # ---- what positions add to the daily summary, /stats and /health -------------------------------------

@@ -15,6 +15,7 @@ from bot.core.args import (
     split_key_values,
 )
 from bot.core.errors import Refused, UserError
+from bot.core.handlers.follows import market_timeframes
 from bot.core.permissions import Permission, allowed
 from bot.core.registry import Press, Request, registry
 from bot.core.replies import Button, Reply
@@ -88,7 +89,7 @@ async def signal_cmd(core: TipsterCore, req: Request) -> list[Reply]:
         return await _ask_symbol(core, req, overrides)
     symbol = parse_symbol(positional[0], SIGNAL_USAGE)
     timeframe = (parse_timeframe(positional[1], SIGNAL_USAGE) if len(positional) > 1
-                 else str(req.user.settings.get("timeframe", core.settings.market.default_timeframe)))
+                 else default_timeframe(core, req.user, symbol))
     # Check the combination now so a bad mix is refused before any data is fetched.
     try:
         params = core.user_params(req.user, overrides)
@@ -114,8 +115,19 @@ async def _ask_symbol(core: TipsterCore, req: Request, overrides: dict[str, floa
                   buttons=rows)]
 
 
-def _timeframe_buttons(core: TipsterCore, index: int) -> list[list[Button]]:
-    return [[core.button(tf, "pt", index, tf) for tf in TIMEFRAMES], [core.button("Cancel", "cx")]]
+def default_timeframe(core: TipsterCore, user: User, symbol: str) -> str:
+    """The user's default timeframe, or the symbol's finest one when it has no bars of the default (daily-only
+    stocks against the 1h default). A symbol the market does not know keeps the default, so the tip's own
+    error names it with its close matches."""
+    default = str(user.settings.get("timeframe", core.settings.market.default_timeframe))
+    offered = market_timeframes(core, symbol)
+    return default if not offered or default in offered else offered[0]
+
+
+def _timeframe_buttons(core: TipsterCore, index: int, symbol: str) -> list[list[Button]]:
+    """Only the timeframes the symbol has (all of them if the market cannot say)."""
+    offered = market_timeframes(core, symbol) or list(TIMEFRAMES)
+    return [[core.button(tf, "pt", index, tf) for tf in offered], [core.button("Cancel", "cx")]]
 
 
 @registry.button("ps")
@@ -126,7 +138,7 @@ async def pick_symbol(core: TipsterCore, press: Press) -> list[Reply]:
     symbols: list[str] = flow.state["symbols"]
     index = _index(press.args, len(symbols))
     return [Reply(title=f"{symbols[index]}: which timeframe?", text="Pick a timeframe.",
-                  buttons=_timeframe_buttons(core, index), edit=True)]
+                  buttons=_timeframe_buttons(core, index, symbols[index]), edit=True)]
 
 
 @registry.button("pt", expensive=True)
@@ -150,7 +162,7 @@ async def continue_pick(core: TipsterCore, req: Request, overrides: dict[str, fl
         raise UserError("Type a symbol (and optionally a timeframe), or /cancel.", SIGNAL_USAGE)
     symbol = parse_symbol(positional[0], SIGNAL_USAGE)
     timeframe = (parse_timeframe(positional[1], SIGNAL_USAGE) if len(positional) > 1
-                 else str(req.user.settings.get("timeframe", core.settings.market.default_timeframe)))
+                 else default_timeframe(core, req.user, symbol))
     await core.services.flows.end(req.user.id, req.ctx.chat_key)
     return await make_tip(core, req.ctx, req.user, symbol, timeframe, overrides)
 
