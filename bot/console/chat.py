@@ -1,5 +1,8 @@
 """The console chat: the same core as Telegram, in a terminal. Buttons become numbered choices.
 
+A number typed presses that button, except while the bot waits for a typed answer (a custom size, a number
+of days): then the number is the answer. `[N]` always presses button N.
+
 It reads commands line by line (interactive or piped: `printf '/signal BTC/USDT 1h\\n' | tipster demo`)
 and exits cleanly at end of input.
 """
@@ -8,16 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sys
 from collections.abc import AsyncIterator
 from typing import TextIO
 
 from bot.console.outbox_printer import ConsoleAlertSender
 from bot.core.context import ChatContext
+from bot.core.flows import TYPED_ANSWERS
 from bot.core.outbox import OutboxDrainer, outbox_of
 from bot.core.replies import Reply
 from bot.core.service import TipsterCore
 
+BANNER = ("Tipster console chat. Type /help for commands, /signal BTC/USDT 1h for a tip, Ctrl-D to quit. "
+          "Buttons show as [1] Refresh …: type the number to press it; when I ask for a number (a size, a count "
+          "of days), the number you type is the answer, and [N] still presses button N.")
+PRESS = re.compile(r"\[(\d{1,3})\]")
 CONSOLE_CONTEXT = ChatContext(platform="console", user_id="local", chat_id="local", chat_type="private",
                               username="you", display_name="console user")
 
@@ -92,11 +101,21 @@ class ConsoleChat:
             return self.switch_user(text[3:].strip())
         if text == "/wait" or text.startswith("/wait "):
             return await self.wait(text[5:].strip())
-        if text in self._choices:
-            return await self.core.handle_button(self.ctx, self._choices[text])
-        if text.isdigit() and not text.startswith("/"):
-            return [Reply(text=f"There is no button {text} on screen.")]
+        pressed = PRESS.fullmatch(text)
+        if pressed or (text.isascii() and text.isdigit() and not await self._awaiting_answer()):
+            number = pressed.group(1) if pressed else text
+            if number in self._choices:
+                return await self.core.handle_button(self.ctx, self._choices[number])
+            return [Reply(text=f"There is no button {number} on screen.")]
         return await self.core.handle_text(self.ctx, text)
+
+    async def _awaiting_answer(self) -> bool:
+        """Whether this chat's open flow asks a question answered by typing (then "1500" is a size, not a press)."""
+        user = await self.core.services.users.by_identity(self.ctx.identity)
+        if user is None:
+            return False
+        flow = await self.core.services.flows.get(user.id, self.ctx.chat_key)
+        return flow is not None and flow.kind in TYPED_ANSWERS
 
     @contextlib.asynccontextmanager
     async def printing_alerts(self) -> AsyncIterator[OutboxDrainer]:
@@ -109,8 +128,7 @@ class ConsoleChat:
 
     async def run(self) -> None:
         await self.core.ensure_user(self.ctx)  # the console user is registered at start
-        self.write("Tipster console chat. Type /help for commands, /signal BTC/USDT 1h for a tip, "
-                   "Ctrl-D to quit.")
+        self.write(BANNER)
         async with self.printing_alerts():
             await self._loop()
             await self._settle_alerts()

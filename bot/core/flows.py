@@ -11,6 +11,9 @@ from storage.models import Flow
 if TYPE_CHECKING:
     from bot.core.service import TipsterCore
 
+# Flows that ask a question answered by typing (a custom size, a number of days): while one is open, text that
+# looks like a button number (the console's "1") is the answer.
+TYPED_ANSWERS = frozenset({"approve_days", "open_size"})
 
 async def continue_flow(core: TipsterCore, req: Request, flow: Flow) -> list[Reply]:
     if flow.kind == "pick_signal":

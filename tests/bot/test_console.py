@@ -123,3 +123,37 @@ def test_open_a_position_and_take_profit_in_the_console(tmp_path: Path):
     assert "🔔 ALERT: 🎯 Closed #1 BTC/USDT (take profit)" in out
     assert "By exit reason: take_profit 1" in out
     assert "Traceback" not in out + result.stderr
+
+
+def test_a_number_answering_a_question_is_the_answer(tmp_path: Path):
+    """While the bot waits for a typed answer (a custom size, a number of days), digits are that answer, not a
+    press of a button still on screen; with no question open a number presses, and [N] always does."""
+    script = "\n".join([
+        "/signal BTC/USDT 1h buy=-0.9 sell=-1",
+        "4",        # [💰 Open position]
+        "4",        # [Custom…]
+        "1500",     # the size: not "no button 1500"
+        "/cancel",
+        "/as alice",
+        "/start",
+        "/as local",
+        "3",        # [Approve …] on alice's alert: asks for how many days, with a [Cancel] button
+        "1",        # one day: not [1] Cancel
+        "/as carol",
+        "/start",
+        "/as local",
+        "3",        # [Approve …] on carol's alert
+        "[1]",      # [N] presses even while a question is open: Cancel
+    ]) + "\n"
+    result = run_demo(tmp_path, script, ("TIPSTER_ACCESS__MODE", "approval"))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "type the number to press it" in out.splitlines()[0]  # the banner says how
+    assert "BTC/USDT · size $1,500.00" in out
+    assert "✖ position size: position $1,500.00 is 15.0% of equity $10,000.00 (limit 10%)" in out
+    assert "There is no button" not in out
+    assert "For how many days should console:alice get access?" in out
+    assert "console:alice is trader until" in out
+    assert "For how many days should console:carol get access?" in out
+    assert "console:carol is trader until" not in out and "Cancelled." in out
+    assert "Traceback" not in out + result.stderr
