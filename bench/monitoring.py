@@ -11,7 +11,7 @@ scaled up, so the bench finishes in about a minute.
 cycle against another source (e.g. a live ccxt source behind a local exchange server), open a core on it,
 seed its symbols and pass `cycle_figures` a coroutine that moves that source's market on by a bar.
 
-    python -m bench.monitoring [--signals 10000] [--symbols 100] [--sample 500]
+    python -m bench.monitoring [--signals 10000] [--symbols 100] [--sample 500] [--no-live]
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from storage.db import to_db_time, utcnow
 
 BASES = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
 CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
+DATA_DIR = CONFIG.parent / "engine" / "market" / "data"
 
 
 class AliasMarket:
@@ -163,7 +164,71 @@ async def replay_figures(signals: int, symbols: int, sample: int) -> tuple[Cycle
     return figures, per_tip
 
 
-async def main(signals: int, symbols: int, sample: int) -> None:
+async def live_figures(signals: int, symbols: int) -> CycleFigures:
+    """The same cycle with the live ccxt source (the production CcxtMarket, uncached) behind a local server
+    speaking Binance's REST API: `symbols` spot markets, each serving a bundled 1h series re-timed so that its
+    last bar is forming now; each step moves the source's clock and the served series on by an hour."""
+    import pandas as pd
+
+    from engine.market.cache import CachedMarket
+    from engine.market.ccxt_market import CcxtMarket
+    from tests.support.fake_exchange import FakeBinance, Kline
+
+    data = DATA_DIR
+    series = {base: pd.read_csv(data / f"{base.replace('/', '_')}-1h.csv.gz") for base in BASES}
+    names = [f"S{i:02d}/USDT" for i in range(symbols)]
+    clock = [time.time()]
+    step = [0]
+    exchange = FakeBinance()
+    await exchange.start()
+
+    def serve() -> None:
+        bucket = int(clock[0]) // 3600 * 3600
+        for i, name in enumerate(names):
+            frame = series[BASES[i % len(BASES)]]
+            end = len(frame) - 50 + step[0]
+            rows = frame.iloc[end - 260:end]
+            bars = [Kline(bucket - (len(rows) - 1 - j) * 3600, r.open, r.high, r.low, r.close, r.volume)
+                    for j, r in enumerate(rows.itertuples())]
+            exchange.set_bars(name.replace("/", ""), 3600, bars)
+
+    for name in names:
+        exchange.add_market(name.replace("/", ""), name.split("/")[0], "USDT")
+    serve()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = load_settings(CONFIG, storage={"sqlite_path": f"{tmp}/bench.sqlite"},
+                                     market={"source": "live", "exchange_api_url": exchange.base_url},
+                                     sentiment={"model": "offline", "rss_feeds": {}, "subreddits": {}},
+                                     monitor={"signal_ttl_bars": 10_000})
+            market = CachedMarket(CcxtMarket("binance", api_url=exchange.base_url, clock=lambda: clock[0]), ttl=0)
+            async with open_core(settings, market=market) as core:
+                await seed_signals(core, _Listed(market, names), signals)
+
+                async def an_hour_later() -> None:
+                    clock[0] += 3600
+                    step[0] += 1
+                    serve()
+
+                return await cycle_figures(core, an_hour_later)
+    finally:
+        await exchange.stop()
+
+
+class _Listed:
+    """A market whose `symbols()` are the bench's (a live exchange lists every spot market it has)."""
+
+    def __init__(self, inner: MarketData, names: list[str]) -> None:
+        self.inner, self.names = inner, names
+
+    def symbols(self) -> list[str]:
+        return self.names
+
+    def __getattr__(self, item: str) -> object:
+        return getattr(self.inner, item)
+
+
+async def main(signals: int, symbols: int, sample: int, live: bool) -> None:
     figures, per_tip = await replay_figures(signals, symbols, sample)
     best = figures.best
     reference = per_tip * signals
@@ -176,6 +241,13 @@ async def main(signals: int, symbols: int, sample: int) -> None:
     print(f"per-tip re-evaluation as seed 000: {per_tip * 1000:.2f} ms per tip × {signals} = {reference:.1f} s "
           f"(timed on {sample} tips)")
     print(f"ratio per-tip / grouped: {reference / (best.duration_ms / 1000):.1f}×")
+    if live:
+        figures = await live_figures(signals, symbols)
+        print(f"same cycle, live ccxt source behind the local Binance server ({symbols} spot markets, one "
+              "klines request per group, uncached):")
+        for n, r in enumerate(figures.timed, 1):
+            print(f"  cycle {n}: {r.duration_ms / 1000:.3f} s · {r.monitored} re-scored, {r.changed} changed")
+        print(f"  best of {len(figures.timed)}: {figures.best.duration_ms / 1000:.3f} s")
 
 
 if __name__ == "__main__":
@@ -183,5 +255,6 @@ if __name__ == "__main__":
     parser.add_argument("--signals", type=int, default=10_000)
     parser.add_argument("--symbols", type=int, default=100)
     parser.add_argument("--sample", type=int, default=500)
+    parser.add_argument("--no-live", dest="live", action="store_false", help="skip the live-source cycle")
     args = parser.parse_args()
-    asyncio.run(main(args.signals, args.symbols, args.sample))
+    asyncio.run(main(args.signals, args.symbols, args.sample, args.live))
