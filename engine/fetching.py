@@ -13,7 +13,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_after_delay
@@ -81,22 +81,42 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, SourceError) and exc.transient
 
 
-async def with_retries(call: Callable[[], Awaitable[T]], *, what: str, policy: FetchPolicy = DEFAULT_POLICY) -> T:
-    """Run `call` (which raises `SourceError`) under `policy`; the last error is re-raised as it is."""
+class BackoffPolicy(Protocol):
+    attempts: int
+    initial: float
+    maximum: float
+    max_retry_after: float
+    jitter: float
+
+
+def backoff(policy: BackoffPolicy) -> Callable[[RetryCallState], float]:
+    """tenacity's wait: the error's Retry-After when it has one (capped), else exponential; jitter on both."""
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         after = getattr(exc, "retry_after", None)
         if after is not None and after >= 0:
             return min(after, policy.max_retry_after) + random.uniform(0, policy.jitter)
-        backoff = min(policy.maximum, policy.initial * 2 ** (state.attempt_number - 1))
-        return backoff + random.uniform(0, policy.jitter)
+        # exponential, spelled out: tenacity renamed wait_exponential_jitter's arguments in 9.x
+        delay = min(policy.maximum, policy.initial * 2 ** (state.attempt_number - 1))
+        return delay + random.uniform(0, policy.jitter)
 
+    return wait
+
+
+def log_retry(what: str, attempts: int) -> Callable[[RetryCallState], None]:
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
-        log.info("%s: %s; retry %d/%d in %.2f s", what, exc, state.attempt_number, policy.attempts - 1,
+        log.info("%s: %s; retry %d/%d in %.2f s", what, exc, state.attempt_number, attempts - 1,
                  state.next_action.sleep if state.next_action else 0)
 
+    return before_sleep
+
+
+async def with_retries(call: Callable[[], Awaitable[T]], *, what: str, policy: FetchPolicy = DEFAULT_POLICY) -> T:
+    """Run `call` (which raises `SourceError`) under `policy`; the last error is re-raised as it is."""
+
+    wait, before_sleep = backoff(policy), log_retry(what, policy.attempts)
     async for attempt in AsyncRetrying(stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.budget),
                                        wait=wait, retry=retry_if_exception(_transient),
                                        before_sleep=before_sleep, reraise=True):

@@ -9,15 +9,14 @@ here but surfaces as a transient BrokerError for the caller to reconcile with `o
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from engine.brokers.base import BrokerError
-from engine.fetching import parse_retry_after
+from engine.fetching import backoff, log_retry, parse_retry_after
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -47,20 +46,7 @@ def _is_retryable(exc: BaseException) -> bool:
 async def with_retry(call: Callable[[], Awaitable[T]], policy: RetryPolicy, what: str) -> T:
     """Run `call` (which raises translated BrokerErrors) under `policy`; the last error is re-raised as is."""
 
-    def wait(state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        after = getattr(exc, "retry_after", None)
-        if after is not None and after >= 0:
-            return min(after, policy.max_retry_after)
-        # exponential with jitter (spelled out: tenacity renamed wait_exponential_jitter's arguments in 9.x)
-        backoff = min(policy.maximum, policy.initial * 2 ** (state.attempt_number - 1))
-        return backoff + random.uniform(0, policy.jitter)
-
-    def before_sleep(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        log.info("%s: %s; retry %d/%d in %.2f s", what, exc, state.attempt_number, policy.attempts - 1,
-                 state.next_action.sleep if state.next_action else 0)
-
+    wait, before_sleep = backoff(policy), log_retry(what, policy.attempts)
     async for attempt in AsyncRetrying(stop=stop_after_attempt(policy.attempts), wait=wait,
                                        retry=retry_if_exception(_is_retryable), before_sleep=before_sleep,
                                        reraise=True):

@@ -30,7 +30,7 @@ from engine.market import sessions
 from engine.market.base import MarketUnavailable, NoData, StaleData, UnknownSymbol, UnknownTimeframe
 from engine.market.resample import Bars, timeframe_seconds
 from engine.market.symbols import normalise_symbol
-from engine.market.validation import MalformedCandles, checked_bars, checked_price
+from engine.market.validation import MalformedCandles, checked_bars, checked_price, live_candles
 from engine.models import Candles
 
 log = logging.getLogger(__name__)
@@ -234,22 +234,8 @@ class AlpacaMarket:
         if not sessions.is_open(now):
             used = sessions.last_session_close(now)
             note = f"US market closed · last close {used:%a %Y-%m-%d %H:%M} ET"
-        return Candles(
-            symbol=normal,
-            timeframe=timeframe,
-            timestamps=window.timestamps,
-            open=window.open,
-            high=window.high,
-            low=window.low,
-            close=window.close,
-            volume=window.volume,
-            source=self.source,
-            demo=False,
-            forming=False,
-            price_decimals=self._decimals(price),
-            last_price=price,
-            session_note=note,
-        )
+        return live_candles(normal, timeframe, window, source=self.source, last_price=price,
+                            price_decimals=self._decimals(price), session_note=note)
 
     async def bars_since(self, symbol: str, since: datetime) -> Candles:
         """1Min bars that opened at or after `since` (none outside the session): what the position monitor

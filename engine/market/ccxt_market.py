@@ -32,7 +32,7 @@ from engine.fetching import DEFAULT_POLICY, AuthFailed, FetchPolicy, SourceError
 from engine.market.base import MarketUnavailable, NoData, StaleData, UnknownSymbol, UnknownTimeframe
 from engine.market.resample import Bars, timeframe_seconds
 from engine.market.symbols import normalise_symbol
-from engine.market.validation import MalformedCandles, checked_bars, checked_price
+from engine.market.validation import MalformedCandles, checked_bars, checked_price, live_candles
 from engine.models import Candles
 
 log = logging.getLogger(__name__)
@@ -303,21 +303,8 @@ class CcxtMarket:
             raise StaleData(normal, timeframe, datetime.fromtimestamp(last_close, tz=UTC),
                             datetime.fromtimestamp(now, tz=UTC), f"two {timeframe} bars")
         last_price = last if last is not None else float(window.close[-1])
-        return Candles(
-            symbol=normal,
-            timeframe=timeframe,
-            timestamps=window.timestamps,
-            open=window.open,
-            high=window.high,
-            low=window.low,
-            close=window.close,
-            volume=window.volume,
-            source=self.source,
-            demo=False,
-            forming=False,
-            price_decimals=self._price_decimals(market, last_price),
-            last_price=last_price,
-        )
+        return live_candles(normal, timeframe, window, source=self.source, last_price=last_price,
+                            price_decimals=self._price_decimals(market, last_price))
 
     async def _closed_bars(self, symbol: str, timeframe: str, seconds: int, bars: int) -> Bars:
         """The last `bars` closed bars (one more is requested: the exchange's last is still forming)."""

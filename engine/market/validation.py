@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.market.resample import Bars
+from engine.models import Candles
 
 
 class MalformedCandles(ValueError):
@@ -68,6 +69,14 @@ def _name_bad_row(rows: Sequence[object]) -> None:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise MalformedCandles(f"candle {i} holds {str(value)[:20]!r} where a number belongs")
     raise MalformedCandles("the candles are not lists of numbers")  # a Sequence subclass row, say
+
+
+def live_candles(symbol: str, timeframe: str, bars: Bars, *, source: str, last_price: float,
+                 price_decimals: int, session_note: str | None = None) -> Candles:
+    """Checked closed bars of a live source as the Candles a tip is computed from (never DEMO, never forming)."""
+    return Candles(symbol=symbol, timeframe=timeframe, timestamps=bars.timestamps, open=bars.open,
+                   high=bars.high, low=bars.low, close=bars.close, volume=bars.volume, source=source, demo=False,
+                   forming=False, price_decimals=price_decimals, last_price=last_price, session_note=session_note)
 
 
 def checked_price(value: object) -> float | None:
