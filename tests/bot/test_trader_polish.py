@@ -51,6 +51,11 @@ async def test_the_default_timeframe_is_kept_where_the_symbol_has_it(core: Tipst
     assert card.title and "AAPL · 1d" in card.title
 
 
+async def test_watch_uses_the_same_rule(core: TipsterCore) -> None:
+    assert "Watching GOOG 1d" in texts(await core.handle_text(ME, "/watch GOOG"))
+    assert "Watching BTC/USDT 1h" in texts(await core.handle_text(ME, "/watch BTC/USDT"))
+
+
 async def test_an_explicit_timeframe_the_symbol_lacks_is_still_an_error(core: TipsterCore) -> None:
     out = texts(await core.handle_text(ME, "/signal GOOG 1h"))
     assert "GOOG has no 1h data" in out and "1d" in out
