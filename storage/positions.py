@@ -8,10 +8,11 @@ closing rows are what reconciliation looks at after a timeout or a restart.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 import numpy as np
@@ -20,6 +21,8 @@ from engine.brokers.base import Fill, Side
 from engine.positions import Position
 from storage.alerts import AlertRepository, AlertSpec
 from storage.db import Database, from_db_time, to_db_time, utcnow
+
+R = TypeVar("R")
 
 
 def _d(value: str | None) -> Decimal | None:
@@ -68,6 +71,17 @@ class OpenBook:
         return cls(np.empty(0, dtype=np.int64), [], b, f, f, f, f, b, f, b)
 
 
+@dataclass(frozen=True)
+class AccountState:
+    """What the risk checks of an open read: the paper cash, the positions held (pending, open, closing),
+    the trades of the day and whether the tip already has a position."""
+
+    cash: Decimal
+    held: list[Position]
+    trades_today: int
+    duplicate: bool
+
+
 class PaperAccount:
     def __init__(self, cash: Decimal, starting_equity: Decimal, reset_at: datetime) -> None:
         self.cash = cash
@@ -112,30 +126,76 @@ class PositionRepository:
 
     # ---- lifecycle -----------------------------------------------------------------------------------
 
-    async def create_pending(self, *, user_id: int, signal_id: int | None, platform: str, chat_id: str, symbol: str,
-                             side: Side, broker: str, notional: Decimal, stop_loss: Decimal | None,
-                             take_profit: Decimal | None, price_decimals: int, client_order_id: str) -> int:
-        """The position and its entry order, stored before the broker is called."""
+    async def create_pending_checked(
+            self, *, user_id: int, signal_id: int | None, platform: str, chat_id: str, symbol: str, side: Side,
+            broker: str, notional: Decimal, stop_loss: Decimal | None, take_profit: Decimal | None,
+            price_decimals: int, client_order_id: str, market_at: datetime, starting_equity: Decimal,
+            day_starts: Mapping[str, datetime], check: Callable[[AccountState], list[R]]) -> tuple[int | None, list[R]]:
+        """Store the position and its entry order as pending only if `check` finds nothing to refuse.
+
+        One BEGIN IMMEDIATE transaction re-reads the cash, the held positions and the day's trades, asks
+        `check` (pure and quick: it runs while the database is locked) and inserts: no other open can slip
+        in between the checks and the row, in this process or another. Returns (position id, []) or
+        (None, refusals)."""
         now = to_db_time(utcnow())
         async with self.db.transaction() as conn:
+            await self._ensure_account(conn, user_id, starting_equity)
+            state = await self._account_state(conn, user_id, signal_id, day_starts, symbol)
+            refusals = check(state)
+            if refusals:
+                return None, refusals
             cur = await conn.execute(
                 "INSERT INTO positions(user_id, signal_id, platform, chat_id, symbol, side, broker, status, notional,"
-                " stop_loss, take_profit, price_decimals, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
+                " stop_loss, take_profit, price_decimals, market_at, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
                 (user_id, signal_id, platform, chat_id, symbol, side.value, broker, str(notional), _s(stop_loss),
-                 _s(take_profit), price_decimals, now, now))
+                 _s(take_profit), price_decimals, to_db_time(market_at), now, now))
             position_id = int(cur.lastrowid or 0)
             await conn.execute(
                 "INSERT INTO orders(position_id, purpose, client_order_id, broker, status, created_at, updated_at)"
                 " VALUES (?, 'entry', ?, ?, 'sent', ?, ?)", (position_id, client_order_id, broker, now, now))
-        return position_id
+        return position_id, []
+
+    async def account_state(self, user_id: int, starting_equity: Decimal, signal_id: int | None,
+                            day_starts: Mapping[str, datetime], symbol: str) -> AccountState:
+        """What the risk checks read, outside a transaction (a confirmation card; the open re-reads it)."""
+        await self.paper_account(user_id, starting_equity)
+        return await self._account_state(self.db.conn, user_id, signal_id, day_starts, symbol)
+
+    @staticmethod
+    async def _ensure_account(conn: aiosqlite.Connection, user_id: int, starting_equity: Decimal) -> None:
+        now = to_db_time(utcnow())
+        await conn.execute(
+            "INSERT OR IGNORE INTO paper_accounts(user_id, cash, starting_equity, reset_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?)", (user_id, str(starting_equity), str(starting_equity), now, now))
+
+    @staticmethod
+    async def _account_state(conn: aiosqlite.Connection, user_id: int, signal_id: int | None,
+                             day_starts: Mapping[str, datetime], symbol: str) -> AccountState:
+        async with conn.execute("SELECT cash FROM paper_accounts WHERE user_id = ?", (user_id,)) as cur:
+            cash = Decimal((await cur.fetchone())[0])
+        async with conn.execute("SELECT * FROM positions WHERE user_id = ? AND status IN ('pending', 'open',"
+                                " 'closing') ORDER BY id", (user_id,)) as cur:
+            held = [_position(r) for r in await cur.fetchall()]
+        # A trade counts on its own symbol's market day (replay symbols each have their own clock); a symbol
+        # the caller has no day for counts on the day of the symbol being opened.
+        default = day_starts[symbol]
+        starts = {s: to_db_time(t) for s, t in day_starts.items()}
+        async with conn.execute(
+                "SELECT symbol, market_at FROM positions WHERE user_id = ? AND status != 'failed'"
+                " AND market_at >= ?", (user_id, min(starts.values()))) as cur:
+            recent = await cur.fetchall()
+        trades = sum(1 for s, at in recent if at >= starts.get(s, to_db_time(default)))
+        duplicate = signal_id is not None and any(p.signal_id == signal_id for p in held)
+        return AccountState(cash=cash, held=held, trades_today=trades, duplicate=duplicate)
 
     async def mark_open(self, position_id: int, client_order_id: str, fill: Fill, *, paper: bool,
-                        alerts: list[AlertSpec]) -> bool:
+                        alerts: list[AlertSpec], opened_at: datetime | None = None) -> bool:
         """Entry filled: position open, order filled, paper cash debited, fill alert queued — all or nothing.
+        `opened_at` is the market's time of the fill (the replay's clock), else the fill's own time.
         False if the position was no longer pending (reconciled twice)."""
         now = to_db_time(utcnow())
-        opened = to_db_time(fill.filled_at or utcnow())
+        opened = to_db_time(opened_at or fill.filled_at or utcnow())
         async with self.db.transaction() as conn:
             cur = await conn.execute(
                 "UPDATE positions SET status = 'open', quantity = ?, entry_price = ?, entry_fee = ?, trail_extreme = ?,"
@@ -154,13 +214,21 @@ class PositionRepository:
                 await self.alerts.enqueue(platform, chat_id, kind, payload, dedupe, conn=conn)
         return True
 
-    async def mark_failed(self, position_id: int, client_order_id: str, reason: str, order_status: str) -> None:
+    async def mark_failed(self, position_id: int, client_order_id: str, reason: str, order_status: str,
+                          alerts: list[AlertSpec] | None = None) -> bool:
+        """Never opened: position failed, order settled, and `alerts` (telling the owner when nobody is
+        waiting for a reply) queued with it. False if the position was no longer pending."""
         now = to_db_time(utcnow())
         async with self.db.transaction() as conn:
-            await conn.execute("UPDATE positions SET status = 'failed', error = ?, updated_at = ? WHERE id = ?"
-                               " AND status = 'pending'", (reason[:300], now, position_id))
+            cur = await conn.execute("UPDATE positions SET status = 'failed', error = ?, updated_at = ? WHERE id = ?"
+                                     " AND status = 'pending'", (reason[:300], now, position_id))
             await conn.execute("UPDATE orders SET status = ?, detail = ?, updated_at = ? WHERE client_order_id = ?",
                                (order_status, reason[:300], now, client_order_id))
+            if cur.rowcount == 0:
+                return False
+            for platform, chat_id, kind, payload, dedupe in alerts or []:
+                await self.alerts.enqueue(platform, chat_id, kind, payload, dedupe, conn=conn)
+        return True
 
     async def start_closing(self, position_id: int, client_order_id: str, reason: str) -> bool:
         """Claim an open position for closing (exit order stored first). False if it is not open any more,
@@ -191,14 +259,17 @@ class PositionRepository:
                                " WHERE client_order_id = ?", (reason[:300], now, client_order_id))
 
     async def mark_closed(self, position: Position, client_order_id: str, fill: Fill, pnl_abs: Decimal,
-                          pnl_pct: float, *, paper: bool, alerts: list[AlertSpec]) -> bool:
+                          pnl_pct: float, *, paper: bool, alerts: list[AlertSpec],
+                          closed_at: datetime | None = None) -> bool:
+        """Exit filled: position closed with its PnL, order filled, paper cash back, alerts queued.
+        `closed_at` is the market's time of the fill (the replay's clock), else the fill's own time."""
         now = to_db_time(utcnow())
         async with self.db.transaction() as conn:
             cur = await conn.execute(
                 "UPDATE positions SET status = 'closed', exit_price = ?, exit_fee = ?, pnl_abs = ?, pnl_pct = ?,"
                 " last_price = ?, closed_at = ?, updated_at = ? WHERE id = ? AND status = 'closing'",
                 (str(fill.price), str(fill.fee), str(pnl_abs), pnl_pct, str(fill.price),
-                 to_db_time(fill.filled_at or utcnow()), now, position.id))
+                 to_db_time(closed_at or fill.filled_at or utcnow()), now, position.id))
             if cur.rowcount == 0:
                 return False
             await self._order_done(conn, client_order_id, fill)
@@ -259,6 +330,39 @@ class PositionRepository:
             for platform, chat_id, kind, payload, dedupe in alerts:
                 await self.alerts.enqueue(platform, chat_id, kind, payload, dedupe, conn=conn)
 
+    # ---- the position monitor's exit state -----------------------------------------------------------
+
+    async def open_levels(self) -> list[tuple[Any, ...]]:
+        """Every open position as stored: (id, symbol, is_long, price_decimals, opened_at, entry_price,
+        stop_loss, take_profit, trail_extreme, trail_active, last_alert_pnl, near_target_sent), prices as
+        their exact text, for the monitor's integer-tick decisions (engine.positions.ExitBook)."""
+        async with self.db.conn.execute(
+            "SELECT id, symbol, side = 'long', price_decimals, opened_at, entry_price, stop_loss, take_profit,"
+            " trail_extreme, trail_active, last_alert_pnl, near_target_sent FROM positions WHERE status = 'open'"
+            " ORDER BY id") as cursor:
+            cursor.row_factory = None  # plain tuples: sqlite3.Row objects cost more than the query itself
+            return list(await cursor.fetchall())
+
+    async def bar_marks(self) -> dict[str, datetime]:
+        """Per symbol, the market time from which the monitor has not read bars yet."""
+        rows = await self.db.fetchall("SELECT symbol, bars_from FROM position_bar_marks")
+        return {r[0]: datetime.fromisoformat(r[1]) for r in rows}
+
+    async def save_exit_state(self, trails: list[tuple[int, str, int]], marks: dict[str, datetime]) -> None:
+        """(id, trail_extreme, trail_active) of positions whose trailing state moved, and the new marks, in one
+        transaction: after a restart the monitor resumes at the marks with the state those bars produced."""
+        if not trails and not marks:
+            return
+        now = to_db_time(utcnow())
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "UPDATE positions SET trail_extreme = ?, trail_active = ? WHERE id = ? AND status = 'open'",
+                [(e, a, i) for i, e, a in trails])
+            await conn.executemany(
+                "INSERT INTO position_bar_marks(symbol, bars_from, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT(symbol) DO UPDATE SET bars_from = excluded.bars_from, updated_at = excluded.updated_at",
+                [(symbol, to_db_time(at), now) for symbol, at in marks.items()])
+
     # ---- reads ---------------------------------------------------------------------------------------
 
     async def get(self, position_id: int) -> Position | None:
@@ -299,21 +403,18 @@ class PositionRepository:
         return int(await self.db.scalar("SELECT COUNT(*) FROM positions WHERE user_id = ? AND status = 'closed'",
                                         (user_id,)))
 
-    async def trades_since(self, user_id: int, since: datetime) -> int:
-        return int(await self.db.scalar(
-            "SELECT COUNT(*) FROM positions WHERE user_id = ? AND created_at >= ? AND status != 'failed'",
-            (user_id, to_db_time(since))))
+    async def closed_recorded_between(self, user_id: int, since: datetime, until: datetime) -> list[Position]:
+        """Positions whose close was *recorded* in [since, until) of wall-clock time (the daily summary's
+        window), whatever market time they closed at: a closed row is not written again, so its
+        `updated_at` is when its close was stored."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM positions WHERE user_id = ? AND status = 'closed' AND updated_at >= ? AND updated_at < ?"
+            " ORDER BY closed_at DESC, id DESC", (user_id, to_db_time(since), to_db_time(until)))
+        return [_position(r) for r in rows]
 
-    async def exposure(self, user_id: int, symbol: str | None = None) -> Decimal:
-        """Notional of a user's open (and opening) positions, for one symbol or all."""
-        sql = "SELECT notional FROM positions WHERE user_id = ? AND status IN ('pending', 'open', 'closing')"
-        params: list[Any] = [user_id]
-        if symbol is not None:
-            sql += " AND symbol = ?"
-            params.append(symbol)
-        return sum((Decimal(r[0]) for r in await self.db.fetchall(sql, params)), Decimal(0))
-
-    async def open_on_signal(self, signal_id: int) -> bool:
-        return bool(await self.db.scalar(
-            "SELECT COUNT(*) FROM positions WHERE signal_id = ? AND status IN ('pending', 'open', 'closing')",
-            (signal_id,)))
+    async def traded_symbols(self, user_id: int) -> list[str]:
+        """Every symbol the user has a position on (any status but failed): the clocks the day's count needs."""
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT symbol FROM positions WHERE user_id = ? AND status != 'failed' ORDER BY symbol",
+            (user_id,))
+        return [r[0] for r in rows]

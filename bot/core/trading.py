@@ -4,6 +4,11 @@ The order of writes is what keeps storage and broker in agreement: the position 
 as `pending` before the broker is called; the fill is stored with the cash movement and its alert in one
 transaction; a broker timeout leaves the row pending for `reconcile`, which asks the broker what became of
 the order by the client order id we chose.
+
+Opening is serial per user and atomic with its risk checks: a per-user lock runs one open at a time from
+the checks to the recorded fill, and the pending row is inserted by the same storage transaction that
+re-reads cash, positions and the day's trades, so any number of presses arriving together gives what
+pressing them one after another gives. Times are the market's (the replay's virtual clock; now, live).
 """
 
 from __future__ import annotations
@@ -19,10 +24,13 @@ from typing import TYPE_CHECKING
 from bot.core.formatting import money
 from bot.core.replies import Reply
 from engine.brokers.base import Broker, BrokerError, Fill, OrderRejected, OrderRequest, OrderStatus, Side
+from engine.brokers.paper import fee_for, is_buy, slipped_price
+from engine.market.base import MarketError
 from engine.positions import Position, net_pnl, pnl_fraction
-from engine.risk_checks import CheckResult, failures, run_checks
+from engine.risk_checks import CheckResult, Valuation, failures, run_checks, valuation
+from storage.alerts import AlertSpec
 from storage.models import User
-from storage.positions import PositionRepository
+from storage.positions import AccountState, PositionRepository
 
 if TYPE_CHECKING:
     from bot.core.service import TipsterCore
@@ -38,7 +46,7 @@ class Quote:
     notional: Decimal
     price: Decimal
     quantity: Decimal
-    fee: Decimal
+    fee: Decimal  # estimated, on the fill value with slippage
     stop_loss: Decimal | None
     take_profit: Decimal | None
     price_decimals: int
@@ -53,8 +61,23 @@ class Quote:
         return failures(self.checks)
 
 
+@dataclass(frozen=True)
+class ExitEstimate:
+    """What closing at market now would give: the live price, the fill after slippage, and the net PnL
+    after the entry's fee and the exit's estimated fee."""
+
+    price: Decimal
+    fill: Decimal
+    fees: Decimal
+    net_pnl: Decimal
+
+
 def new_client_order_id() -> str:
     return "tip-" + uuid.uuid4().hex[:20]
+
+
+def day_start(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 class Trading:
@@ -62,6 +85,8 @@ class Trading:
         self.core = core
         self.brokers = brokers
         self.repo = PositionRepository(core.services.db)
+        # One lock per user who opened something in this process (a few bytes each): their opens queue.
+        self._open_locks: dict[int, asyncio.Lock] = {}
 
     @property
     def default_broker(self) -> str:
@@ -98,55 +123,136 @@ class Trading:
                 prices[symbol] = answer
         return prices, errors
 
+    @property
+    def _starting_equity(self) -> Decimal:
+        return Decimal(str(self.core.settings.paper.starting_equity))
+
+    def _valuation(self, cash: Decimal, held: list[Position], prices: dict[str, Decimal]) -> Valuation:
+        paper = self.core.settings.paper
+        return valuation(cash, held, prices, slippage_pct=Decimal(str(paper.slippage_pct)),
+                         fee_pct=Decimal(str(paper.fee_pct)))
+
     async def equity(self, user: User) -> tuple[Decimal, Decimal]:
-        """(equity, cash) of the user's paper account: cash plus open positions at their last price."""
-        account = await self.repo.paper_account(user.id, Decimal(str(self.core.settings.paper.starting_equity)))
-        value = account.cash
+        """(equity, cash) of the user's paper account: cash plus filled positions at current prices (a
+        pending entry adds nothing until its fill moves the cash)."""
+        account = await self.repo.paper_account(user.id, self._starting_equity)
         held = await self.repo.with_status("pending", "open", "closing", user_id=user.id)
         prices, _ = await self.current_prices({p.symbol for p in held})
-        for p in held:
-            if p.entry_price is None or p.quantity is None:
-                value += p.notional
-                continue
-            # No price now: value it at its last known mark.
-            mark = prices.get(p.symbol) or p.last_price or p.entry_price
-            direction = 1 if p.side is Side.LONG else -1
-            value += p.entry_price * p.quantity + (mark - p.entry_price) * p.quantity * direction
-        return value, account.cash
+        return self._valuation(account.cash, held, prices).equity, account.cash
+
+    # ---- the market's clock --------------------------------------------------------------------------
+
+    async def _as_of(self, symbol: str) -> datetime | None:
+        try:
+            return await self.core.services.market.as_of(symbol)
+        except MarketError:
+            return None
+
+    async def market_now(self, symbol: str) -> datetime:
+        """The symbol's market time: the replay's virtual now, or the core's clock for a live source."""
+        moment = await self._as_of(symbol)
+        return moment if moment is not None else self.core.now()
+
+    async def _market_days(self, user_id: int, symbol: str) -> dict[str, datetime]:
+        """The start of today, on each clock the day's trade count reads (replay symbols each have one)."""
+        symbols = sorted({*await self.repo.traded_symbols(user_id), symbol})
+        nows = await asyncio.gather(*(self.market_now(s) for s in symbols))
+        return {s: day_start(now) for s, now in zip(symbols, nows, strict=True)}
+
+    async def _fill_time(self, symbol: str, fill: Fill) -> datetime:
+        """When a fill happened in market time: the replay's clock, else the broker's own fill time."""
+        moment = await self._as_of(symbol)
+        return moment if moment is not None else fill.filled_at or self.core.now()
+
+    async def closed_within(self, user_id: int, span: timedelta | None) -> list[Position]:
+        """Closed positions of the last `span` of market time, each on its own symbol's clock (all: None)."""
+        if span is None:
+            return await self.repo.closed(user_id)
+        symbols = await self.repo.traded_symbols(user_id)
+        if not symbols:
+            return []
+        starts = dict(zip(symbols, [now - span for now in await asyncio.gather(
+            *(self.market_now(s) for s in symbols))], strict=True))
+        return [p for p in await self.repo.closed(user_id, min(starts.values()))
+                if p.closed_at is not None and p.closed_at >= starts.get(p.symbol, p.closed_at)]
 
     # ---- opening -------------------------------------------------------------------------------------
 
+    async def price_decimals(self, symbol: str) -> int:
+        """The symbol's tick, from its candles (the source knows it), never from how a quote is written:
+        Decimal('100') is a price of a cent-ticked symbol too."""
+        market = self.core.services.market
+        settings = self.core.settings.market
+        timeframes = market.timeframes(symbol)
+        timeframe = settings.default_timeframe if settings.default_timeframe in timeframes else timeframes[0]
+        return (await market.fetch_ohlcv(symbol, timeframe, settings.bars)).price_decimals
+
+    def _entry_cost(self, side: Side, quantity: Decimal, price: Decimal, decimals: int) -> tuple[Decimal, Decimal]:
+        """(fee, cash needed) of an entry at `price`: the fill slipped against us at the tick, plus its fee."""
+        paper = self.core.settings.paper
+        fill = slipped_price(price, Decimal(str(paper.slippage_pct)), is_buy(side, closing=False), decimals)
+        fee = fee_for(quantity * fill, Decimal(str(paper.fee_pct)))
+        return fee, quantity * fill + fee
+
+    def _checks(self, symbol: str, notional: Decimal, cost: Decimal, account: Valuation,
+                state: AccountState) -> list[CheckResult]:
+        risk = self.core.settings.risk
+        return run_checks(notional=notional, cost=cost, account=account, trades_today=state.trades_today,
+                          duplicate=state.duplicate, max_position_pct=risk.max_position_pct,
+                          max_symbol_pct=risk.max_symbol_pct, max_daily_trades=risk.max_daily_trades, symbol=symbol)
+
+    async def _prices_with(self, held: list[Position], symbol: str, price: Decimal) -> dict[str, Decimal]:
+        prices, _ = await self.current_prices({p.symbol for p in held} - {symbol})
+        return {**prices, symbol: price}
+
     async def quote(self, user: User, symbol: str, side: Side, notional: Decimal, stop_loss: Decimal | None,
                     take_profit: Decimal | None, price_decimals: int, signal_id: int | None) -> Quote:
-        settings = self.core.settings
+        """The confirmation card's numbers and checks. Advisory: `open` checks again, atomically."""
         price = await self.core.services.market.last_price(symbol)
         # Alpaca's bracket orders take whole shares only; the others trade fractions.
         step = Decimal(1) if self.default_broker == "alpaca" and "/" not in symbol else Decimal("0.00000001")
         quantity = (notional / price).quantize(step, rounding=ROUND_DOWN)
-        fee = (notional * Decimal(str(settings.paper.fee_pct)) / 100).quantize(Decimal("0.01"))
-        equity, cash = await self.equity(user)
-        day_start = self.core.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        checks = run_checks(
-            notional=notional, fee=fee, equity=equity, cash=cash,
-            symbol_exposure=await self.repo.exposure(user.id, symbol),
-            trades_today=await self.repo.trades_since(user.id, day_start),
-            duplicate=bool(signal_id) and await self.repo.open_on_signal(signal_id or 0),
-            max_position_pct=settings.risk.max_position_pct, max_symbol_pct=settings.risk.max_symbol_pct,
-            max_daily_trades=settings.risk.max_daily_trades, symbol=symbol)
+        fee, cost = self._entry_cost(side, quantity, price, price_decimals)
+        state = await self.repo.account_state(user.id, self._starting_equity, signal_id,
+                                              await self._market_days(user.id, symbol), symbol)
+        account = self._valuation(state.cash, state.held, await self._prices_with(state.held, symbol, price))
+        checks = self._checks(symbol, notional, cost, account, state)
         return Quote(symbol=symbol, side=side, notional=notional, price=price, quantity=quantity, fee=fee,
                      stop_loss=stop_loss, take_profit=take_profit, price_decimals=price_decimals,
-                     broker=self.default_broker, equity=equity, cash=cash, checks=checks, signal_id=signal_id)
+                     broker=self.default_broker, equity=account.equity, cash=state.cash, checks=checks,
+                     signal_id=signal_id)
 
     async def open(self, user: User, platform: str, chat_id: str, quote: Quote) -> Reply:
-        refused = quote.refused
-        if refused:
-            return Reply(title="Not opened: a risk check refused",
-                         text="\n".join(f"✖ {r.name}: {r.message}" for r in refused))
+        """Check, store as pending, send and record the fill — one open at a time per user, so the checks of
+        the next open see this one's fill (its cash, its exposure, its count)."""
+        async with self._open_locks.setdefault(user.id, asyncio.Lock()):
+            return await self._open_serially(user, platform, chat_id, quote)
+
+    async def _open_serially(self, user: User, platform: str, chat_id: str, quote: Quote) -> Reply:
+        held = await self.repo.with_status("pending", "open", "closing", user_id=user.id)
+        try:
+            price = await self.core.services.market.last_price(quote.symbol)
+        except MarketError:
+            price = quote.price
+        prices = await self._prices_with(held, quote.symbol, price)
+        _, cost = self._entry_cost(quote.side, quote.quantity, price, quote.price_decimals)
+        days = await self._market_days(user.id, quote.symbol)
+        market_at = await self.market_now(quote.symbol)
+
+        def check(state: AccountState) -> list[CheckResult]:
+            # Runs inside the storage transaction, on what it has just re-read.
+            account = self._valuation(state.cash, state.held, prices)
+            return failures(self._checks(quote.symbol, quote.notional, cost, account, state))
+
         coid = new_client_order_id()
-        position_id = await self.repo.create_pending(
+        position_id, refused = await self.repo.create_pending_checked(
             user_id=user.id, signal_id=quote.signal_id, platform=platform, chat_id=chat_id, symbol=quote.symbol,
             side=quote.side, broker=quote.broker, notional=quote.notional, stop_loss=quote.stop_loss,
-            take_profit=quote.take_profit, price_decimals=quote.price_decimals, client_order_id=coid)
+            take_profit=quote.take_profit, price_decimals=quote.price_decimals, client_order_id=coid,
+            market_at=market_at, starting_equity=self._starting_equity, day_starts=days, check=check)
+        if position_id is None:
+            return Reply(title="Not opened: a risk check refused",
+                         text="\n".join(f"✖ {r.name}: {r.message}" for r in refused))
         order = OrderRequest(client_order_id=coid, symbol=quote.symbol, side=quote.side, quantity=quote.quantity,
                              price=quote.price, stop_loss=quote.stop_loss, take_profit=quote.take_profit,
                              price_decimals=quote.price_decimals)
@@ -182,7 +288,8 @@ class Trading:
         alert = Reply(title=f"✅ Filled: position #{position_id} {position.side.value} {position.symbol}", text=text)
         await self.repo.mark_open(position_id, coid, fill, paper=broker == "paper",
                                   alerts=[(position.platform, position.chat_id, "fill",
-                                           alert.model_dump(mode="json"), f"fill:{coid}")])
+                                           alert.model_dump(mode="json"), f"fill:{coid}")],
+                                  opened_at=await self._fill_time(position.symbol, fill))
         return Reply(title=f"Position #{position_id} opened", text=text)
 
     @staticmethod
@@ -194,6 +301,21 @@ class Trading:
                 f"fee {money(fill.fee)} · broker {position.broker}\nSL {sl} · TP {tp}")
 
     # ---- closing -------------------------------------------------------------------------------------
+
+    async def exit_estimate(self, position: Position) -> ExitEstimate | None:
+        """Closing at market now, estimated as the paper broker would fill it (None: no live price)."""
+        if position.entry_price is None or position.quantity is None:
+            return None
+        try:
+            price = await self.core.services.market.last_price(position.symbol)
+        except MarketError:
+            return None
+        paper = self.core.settings.paper
+        fill = slipped_price(price, Decimal(str(paper.slippage_pct)), is_buy(position.side, closing=True),
+                             position.price_decimals)
+        fees = (position.entry_fee or Decimal(0)) + fee_for(position.quantity * fill, Decimal(str(paper.fee_pct)))
+        return ExitEstimate(price=price, fill=fill, fees=fees,
+                            net_pnl=net_pnl(position.side, position.entry_price, fill, position.quantity, fees))
 
     async def close(self, position: Position, reason: str) -> Reply:
         coid = new_client_order_id()
@@ -240,7 +362,8 @@ class Trading:
         alert = Reply(title=title, text=text)
         alerts = [(position.platform, position.chat_id, "exit", alert.model_dump(mode="json"), f"exit:{coid}")]
         closed = await self.repo.mark_closed(position, coid, fill, pnl_abs, pnl_pct,
-                                             paper=position.broker == "paper", alerts=alerts)
+                                             paper=position.broker == "paper", alerts=alerts,
+                                             closed_at=await self._fill_time(position.symbol, fill))
         if not closed:
             return Reply(text=f"Position #{position.id} was already closed.")
         return Reply(title=title, text=text)
@@ -279,6 +402,15 @@ class Trading:
 
     # ---- reconciliation ------------------------------------------------------------------------------
 
+    @staticmethod
+    def _entry_failed_alert(position: Position, coid: str, fill: Fill) -> AlertSpec:
+        why = ("the order never reached the broker" if fill.status is OrderStatus.NOT_FOUND
+               else f"the broker reports the order {fill.status.value}")
+        alert = Reply(title=f"✖ Position #{position.id} not opened",
+                      text=f"{position.side.value} {position.symbol} · {money(position.notional)}: {why}. Nothing "
+                           "was bought or sold and no cash moved.")
+        return (position.platform, position.chat_id, "entry_failed", alert.model_dump(mode="json"), f"failed:{coid}")
+
     async def reconcile(self, now: datetime | None = None) -> int:
         """Settle pending entries and closing exits with the broker (each tick, and at start-up)."""
         now = now or datetime.now(UTC)
@@ -303,8 +435,9 @@ class Trading:
             elif fill.status is OrderStatus.PENDING or young:
                 continue
             elif purpose == "entry":
+                # Nobody waits for a reply any more (the open said "pending", or the bot crashed): tell them.
                 await self.repo.mark_failed(position.id, coid, f"order {fill.status.value} at the broker",
-                                            fill.status.value)
+                                            fill.status.value, alerts=[self._entry_failed_alert(position, coid, fill)])
                 settled += 1
             elif fill.status is OrderStatus.NOT_FOUND:
                 # The exit order never reached the broker (a crash right after we stored it): send it now.

@@ -167,14 +167,14 @@ async def open_cmd(core: TipsterCore, req: Request) -> list[Reply]:
     tp = parse_price(pairs["tp"], "tp", OPEN_USAGE) if "tp" in pairs else None
     try:
         price = await core.services.market.last_price(symbol)
+        decimals = await trading(core).price_decimals(symbol)  # the symbol's tick, not the quote's digits
     except MarketError as exc:
         raise UserError(str(exc), OPEN_USAGE) from None
     below, above = (sl, tp) if side is Side.LONG else (tp, sl)
     if (below is not None and below >= price) or (above is not None and above <= price):
         raise UserError(f"For a {side.value} at {price}, the stop-loss must be on the losing side and the "
                         "take-profit on the winning side.", OPEN_USAGE)
-    decimals = max(0, -price.as_tuple().exponent) if isinstance(price.as_tuple().exponent, int) else 2
-    quote = await trading(core).quote(req.user, symbol, side, notional, sl, tp, min(decimals, 8), None)
+    quote = await trading(core).quote(req.user, symbol, side, notional, sl, tp, decimals, None)
     await core.services.flows.start(req.user.id, req.ctx.chat_key, "open_confirm", {
         "symbol": symbol, "side": side.value, "notional": str(notional), "sl": str(sl) if sl else None,
         "tp": str(tp) if tp else None, "decimals": quote.price_decimals})
@@ -267,8 +267,19 @@ async def close_cmd(core: TipsterCore, req: Request) -> list[Reply]:
     position = await _own_position(core, req.user, req.args[0])
     if position.status != "open":
         return [Reply(text=f"Position #{position.id} is {position.status}.")]
-    return [Reply(title=f"Close position #{position.id}?", text=position_line(position, core.user_tz(req.user)),
+    return [Reply(title=f"Close position #{position.id}?", text=await close_preview(core, position, req.user),
                   buttons=[[core.button("Close", "px", position.id), core.button("Cancel", "cx")]])]
+
+
+async def close_preview(core: TipsterCore, position: Position, user: User) -> str:
+    """The position at the live price, and what closing now would give after slippage and fees."""
+    estimate = await trading(core).exit_estimate(position)
+    if estimate is None:
+        return position_line(position, core.user_tz(user)) + "\nNo live price right now: it closes at market."
+    d = position.price_decimals
+    return (position_line(position, core.user_tz(user), estimate.price) +
+            f"\nAt market now: exit at ≈{estimate.fill:,.{d}f} · est. net PnL {money(estimate.net_pnl, signed=True)}"
+            f" after {money(estimate.fees)} fees")
 
 
 @registry.button("pc", permission=TRADE)
@@ -303,9 +314,7 @@ async def pnl_cmd(core: TipsterCore, req: Request) -> list[Reply]:
     period = req.args[0].lower() if req.args else "all"
     if len(req.args) > 1 or period not in PERIODS:
         raise UserError("Say today, 7d, 30d or all.", "/pnl [today|7d|30d|all]")
-    span = PERIODS[period]
-    since = core.now() - span if span else None
-    closed = await trading(core).repo.closed(req.user.id, since)
+    closed = await trading(core).closed_within(req.user.id, PERIODS[period])  # on the market's clock
     if not closed:
         return [Reply(text=f"No closed positions ({period}).")]
     lines = performance_lines(closed)
@@ -383,8 +392,9 @@ async def summary_section(core: TipsterCore, scope: object) -> list[str]:
     if user_id is None or core.trading is None:
         return []
     repo = core.trading.repo
-    closed = [p for p in await repo.closed(user_id, getattr(scope, "since", None))
-              if p.closed_at is not None and p.closed_at < getattr(scope, "until", p.closed_at)]
+    # The summary's window is wall-clock time; in replay, closes carry the market's (older) time.
+    since, until = getattr(scope, "since", None), getattr(scope, "until", None)
+    closed = await repo.closed_recorded_between(user_id, since, until) if since and until else []
     still_open = await repo.with_status("open", user_id=user_id)
     if not closed and not still_open:
         return []
