@@ -273,11 +273,14 @@ class SignalMonitor:
                       text=cards.tip_card(shown, tz), buttons=card_buttons(self.core, shown, owner))
         out: list[AlertSpec] = [(owner_chat[0], owner_chat[1], "status_change", reply.model_dump(mode="json"), None)]
         stamp = int(cycle.timestamp())
+        p = new.params
+        fused = cards.fmt.score(new.fused_score, cards.fmt.decisive_decimals(new.fused_score, p.buy_threshold,
+                                                                             p.sell_threshold))
         for platform, chat_id in subscribers:
             if owner_chat == (platform, chat_id):
                 continue
             reply = Reply(title=f"🔁 {new.symbol} {new.timeframe}: {change}",
-                          text=f"A monitored tip turned {new.recommendation.value} · fused {new.fused_score:+.2f} · "
+                          text=f"A monitored tip turned {new.recommendation.value} · fused {fused} · "
                                f"price {cards.fmt.price(new.price, new.price_decimals)}"
                                f"{' · DEMO' if new.demo else ''}\n"
                                f"/signal {new.symbol} {new.timeframe} for a fresh tip.")
