@@ -10,6 +10,7 @@ from typing import Any
 import aiosqlite
 from pydantic import BaseModel
 
+from storage.alerts import AlertRepository, AlertSpec
 from storage.db import Database, from_db_time, to_db_time, utcnow
 from storage.models import User
 from storage.users import _user
@@ -46,12 +47,27 @@ class AuditRepository:
 
     async def record(self, actor: User | None, action: str, target: str | None, result: str,
                      **detail: Any) -> int:
-        return await self.db.execute(
+        async with self.db.transaction() as conn:
+            return await self._insert(conn, actor, action, target, result, detail)
+
+    async def record_with_alerts(self, actor: User | None, action: str, target: str | None, result: str,
+                                 alerts: list[AlertSpec], **detail: Any) -> int:
+        """Queue `alerts` and write their audit row in one transaction: all of them or none (a broadcast
+        killed half-way must neither reach some users unrecorded nor leave a row for copies never queued)."""
+        async with self.db.transaction() as conn:
+            await AlertRepository(self.db).enqueue_many(alerts, conn)
+            return await self._insert(conn, actor, action, target, result, detail)
+
+    @staticmethod
+    async def _insert(conn: aiosqlite.Connection, actor: User | None, action: str, target: str | None,
+                      result: str, detail: dict[str, Any]) -> int:
+        cur = await conn.execute(
             "INSERT INTO audit(actor_id, actor, action, target, result, detail_json, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (actor.id if actor else None, actor.identity if actor else "system", action, target, result,
              json.dumps(detail, default=str), to_db_time(utcnow())),
         )
+        return int(cur.lastrowid or 0)
 
     async def recent(self, about: str | None = None, limit: int = 20, offset: int = 0) -> list[AuditEntry]:
         if about:
@@ -128,6 +144,17 @@ class UserAdminRepository:
             params.append(to_db_time(expires_at) if isinstance(expires_at, datetime) else None)
         if sets:
             await self.db.execute(f"UPDATE users SET {', '.join(sets)} WHERE id = ?", [*params, user_id])
+
+    async def decide_pending(self, user_id: int, *, state: str, role: str | None = None,
+                             expires_at: datetime | None = None) -> bool:
+        """Approve or reject a user waiting for approval, in one conditional statement: of several presses
+        (or admins) deciding at once exactly one changes the user; False when they no longer wait."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE users SET state = ?, role = COALESCE(?, role), expires_at = COALESCE(?, expires_at)"
+                " WHERE id = ? AND role = 'pending' AND state = 'active'",
+                (state, role, to_db_time(expires_at) if expires_at else None, user_id))
+            return cur.rowcount > 0
 
     async def list(self, role: str | None = None, state: str | None = None, limit: int = 20,
                    offset: int = 0) -> tuple[list[User], int]:

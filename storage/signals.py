@@ -1,5 +1,6 @@
 """Tips and their history. A tip is stored (with its `signal_created` event and activity entry, in one
-transaction) before its card is sent, so a crash between the two never loses it."""
+transaction) before its card is sent, so a crash between the two never loses it. A user has at most one
+active tip per chat, symbol and timeframe: a new one supersedes the one before, in the same transaction."""
 
 from __future__ import annotations
 
@@ -36,8 +37,16 @@ class SignalRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def create(self, signal: Signal, user_id: int, platform: str, chat_id: str) -> Signal:
-        """Store a new tip with its `signal_created` history event and an activity entry, atomically."""
+    async def create(self, signal: Signal, user_id: int, platform: str, chat_id: str, *,
+                     supersede: bool = True) -> Signal:
+        """Store a new tip with its `signal_created` history event and an activity entry, atomically.
+
+        The same transaction marks the user's older active tip(s) of this chat, symbol and timeframe
+        `superseded` (with a history event): pressing Refresh k times, or sending the same /signal three
+        times at once, leaves one monitored tip, not k that each alert. Writers are serialised, so
+        concurrent creates supersede one another in commit order and exactly one stays active.
+        `supersede=False` is for seeding many live tips on one market (monitoring tests and benchmarks).
+        """
         now = utcnow()
         stored = signal.model_copy(update={"user_id": user_id, "created_at": now, "updated_at": now})
         async with self.db.transaction() as conn:
@@ -54,6 +63,20 @@ class SignalRepository:
             )
             signal_id = int(cur.lastrowid or 0)
             await cur.close()
+            replaced: list[aiosqlite.Row] = []
+            if supersede:
+                replaced = list(await conn.execute_fetchall(
+                    "UPDATE signals SET status = 'superseded', updated_at = ? WHERE status = 'active'"
+                    " AND symbol = ? AND timeframe = ? AND user_id = ? AND platform = ? AND chat_id = ? AND id != ?"
+                    " RETURNING id",
+                    (to_db_time(now), stored.symbol, stored.timeframe, user_id, platform, chat_id, signal_id),
+                ))
+            await conn.executemany(
+                "INSERT INTO signal_history(signal_id, event, description, data_json, created_at)"
+                " VALUES (?, 'superseded', ?, ?, ?)",
+                [(int(r[0]), f"Replaced by tip #{signal_id}", json.dumps({"by": signal_id}), to_db_time(now))
+                 for r in replaced],
+            )
             await conn.execute(
                 "INSERT INTO signal_history(signal_id, event, description, data_json, created_at)"
                 " VALUES (?, 'signal_created', ?, ?, ?)",

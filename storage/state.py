@@ -66,6 +66,29 @@ class FlowRepository:
         return Flow(user_id=user_id, chat_key=chat_key, kind=row["kind"], state=json.loads(row["state_json"]),
                     expires_at=expires)
 
+    async def take(self, user_id: int, chat_key: str, kind: str, nonce: str | None = None,
+                   now: datetime | None = None) -> Flow | None:
+        """Consume the open flow of `kind` (and `nonce`, when given): read and delete it in one statement.
+
+        Of N identical presses racing for one confirmation exactly one gets the flow; the others get None,
+        as do a flow that has expired (deleted all the same) and one replaced by a newer flow of the chat.
+        """
+        sql = "DELETE FROM flows WHERE user_id = ? AND chat_key = ? AND kind = ?"
+        params: list[Any] = [user_id, chat_key, kind]
+        if nonce is not None:
+            sql += " AND json_extract(state_json, '$.nonce') = ?"
+            params.append(nonce)
+        async with self.db.transaction() as conn:
+            rows = list(await conn.execute_fetchall(sql + " RETURNING state_json, expires_at", params))
+        if not rows:
+            return None
+        expires = from_db_time(rows[0]["expires_at"])
+        assert expires is not None
+        if expires <= (now or utcnow()):
+            return None
+        return Flow(user_id=user_id, chat_key=chat_key, kind=kind, state=json.loads(rows[0]["state_json"]),
+                    expires_at=expires)
+
     async def end(self, user_id: int, chat_key: str) -> bool:
         async with self.db.transaction() as conn:
             cur = await conn.execute("DELETE FROM flows WHERE user_id = ? AND chat_key = ?", (user_id, chat_key))

@@ -270,9 +270,13 @@ class Trading:
                                   "you when it is filled or refused.")
             await self.repo.mark_failed(position_id, coid, str(exc), "error")
             return Reply(title=f"Position #{position_id} not opened", text=f"Broker error: {exc}")
-        return await self._record_fill(position_id, coid, fill, quote.broker)
+        # The presser sees this fill in the message their Confirm edits: no second copy as an alert there.
+        return await self._record_fill(position_id, coid, fill, quote.broker, announce=False)
 
-    async def _record_fill(self, position_id: int, coid: str, fill: Fill, broker: str) -> Reply:
+    async def _record_fill(self, position_id: int, coid: str, fill: Fill, broker: str, *,
+                           announce: bool = True) -> Reply:
+        """Store the fill; `announce` queues it to the position's chat too (for fills learnt later, which no
+        reply carries)."""
         if fill.status is OrderStatus.PENDING:
             # Accepted but not filled yet (market closed, slow fill): it is live at the broker, so it stays
             # pending here and reconciliation records the fill when it comes.
@@ -288,7 +292,7 @@ class Trading:
         alert = Reply(title=f"✅ Filled: position #{position_id} {position.side.value} {position.symbol}", text=text)
         await self.repo.mark_open(position_id, coid, fill, paper=broker == "paper",
                                   alerts=[(position.platform, position.chat_id, "fill",
-                                           alert.model_dump(mode="json"), f"fill:{coid}")],
+                                           alert.model_dump(mode="json"), f"fill:{coid}")] if announce else [],
                                   opened_at=await self._fill_time(position.symbol, fill))
         return Reply(title=f"Position #{position_id} opened", text=text)
 
@@ -317,13 +321,15 @@ class Trading:
         return ExitEstimate(price=price, fill=fill, fees=fees,
                             net_pnl=net_pnl(position.side, position.entry_price, fill, position.quantity, fees))
 
-    async def close(self, position: Position, reason: str) -> Reply:
+    async def close(self, position: Position, reason: str, *, announce: bool = True) -> Reply:
+        """Exit at market. A close the user pressed for (`announce=False`) is told in the reply that edits
+        their message; the monitor's exits, which no reply carries, are queued as alerts."""
         coid = new_client_order_id()
         if not await self.repo.start_closing(position.id, coid, reason):
             return Reply(text=f"Position #{position.id} is not open (it is {position.status}).")
-        return await self._submit_exit(position, coid, reason)
+        return await self._submit_exit(position, coid, reason, announce=announce)
 
-    async def _submit_exit(self, position: Position, coid: str, reason: str) -> Reply:
+    async def _submit_exit(self, position: Position, coid: str, reason: str, *, announce: bool = True) -> Reply:
         assert position.quantity is not None
         reference = position.last_price or position.entry_price or Decimal(0)
         # A broker holding the entry's SL/TP legs must release them before the exit can sell the shares.
@@ -346,9 +352,10 @@ class Trading:
         if fill.status is not OrderStatus.FILLED:
             await self.repo.reopen(position.id, coid, fill.detail or fill.status.value)
             return Reply(text=f"Position #{position.id} stays open: exit order {fill.status.value}.")
-        return await self._record_exit(position, coid, fill, reason)
+        return await self._record_exit(position, coid, fill, reason, announce=announce)
 
-    async def _record_exit(self, position: Position, coid: str, fill: Fill, reason: str) -> Reply:
+    async def _record_exit(self, position: Position, coid: str, fill: Fill, reason: str, *,
+                           announce: bool = True) -> Reply:
         assert position.entry_price is not None and position.quantity is not None
         fees = (position.entry_fee or Decimal(0)) + fill.fee
         pnl_abs = net_pnl(position.side, position.entry_price, fill.price, position.quantity, fees)
@@ -360,7 +367,8 @@ class Trading:
                 f"exit {fill.price:,.{d}f}\nPnL {pnl_pct * 100:+.2f}% · "
                 f"{money(pnl_abs, signed=True)} net of {money(fees)} fees")
         alert = Reply(title=title, text=text)
-        alerts = [(position.platform, position.chat_id, "exit", alert.model_dump(mode="json"), f"exit:{coid}")]
+        alerts = ([(position.platform, position.chat_id, "exit", alert.model_dump(mode="json"), f"exit:{coid}")]
+                  if announce else [])
         closed = await self.repo.mark_closed(position, coid, fill, pnl_abs, pnl_pct,
                                              paper=position.broker == "paper", alerts=alerts,
                                              closed_at=await self._fill_time(position.symbol, fill))

@@ -119,7 +119,8 @@ def test_open_a_position_and_take_profit_in_the_console(tmp_path: Path):
     out = result.stdout
     assert "[4] 💰 Open position" in out
     assert "✔ position size: position $500.00 is 5.0% of equity $10,000.00 (limit 10%)" in out
-    assert "Position #1 opened" in out and "🔔 ALERT: ✅ Filled: position #1 long BTC/USDT" in out
+    # The fill is told once, by the reply to [Confirm], not again as an alert.
+    assert "Position #1 opened" in out and "🔔 ALERT: ✅ Filled" not in out
     assert "🔔 ALERT: 🎯 Closed #1 BTC/USDT (take profit)" in out
     assert "By exit reason: take_profit 1" in out
     assert "Traceback" not in out + result.stderr

@@ -47,7 +47,7 @@ async def seed(core: TipsterCore, count: int) -> list[int]:
                               technical_weight=tw, sentiment_weight=round(1 - tw, 2),
                               macd_scale="atr" if i % 4 else 500.0)
         tip = templates[MARKETS[i % len(MARKETS)]].model_copy(update={"params": params})
-        ids.append((await services.signals.create(tip, user.id, "console", "7")).id)
+        ids.append((await services.signals.create(tip, user.id, "console", "7", supersede=False)).id)
     return ids
 
 

@@ -55,16 +55,16 @@ async def test_open_from_tip_buttons(pcore: TipsterCore):
     # Paper ledger: cash fell by what the fill cost plus its fee.
     account = await core.trading.repo.paper_account(await user_id(core), Decimal(10000))
     assert account.cash == Decimal(10000) - position.entry_price * position.quantity - position.entry_fee
-    # The fill was also queued as an alert.
+    # The edited message tells the fill: no second copy is queued as an alert to the same chat.
     alerts = await AlertRepository(core.services.db).for_chat("console", "1")
-    assert [a.kind for a in alerts] == ["fill"]
+    assert [a.kind for a in alerts] == []
     # A second open on the same tip is refused by the duplicate check, shown before any confirmation ...
     sizes = (await core.handle_button(ME, button_data(card, "Open position")))[0]
     again = (await core.handle_button(ME, button_data(sizes, "$100")))[0]
     assert "✖ duplicate: a position on this tip is already open" in again.text
     # ... and pressing the first Confirm again (a replayed button) opens nothing either.
     replayed = texts(await core.handle_button(ME, button_data(confirm, "Confirm")))
-    assert "duplicate" in replayed
+    assert "Already done" in replayed
     assert await core.services.db.scalar("SELECT COUNT(*) FROM positions") == 1
 
 

@@ -49,7 +49,7 @@ async def add_tips(db: Database) -> list[Signal]:
         owner, platform, chat = (ann, "telegram", "1") if i % 2 else (bob, "console", "bob")
         tip = make_signal(symbol=symbol, timeframe=timeframe, params=params, recommendation=rec, extra=extra,
                           bar_time=BAR + timedelta(minutes=i))
-        stored.append(await repo.create(tip, owner.id, platform, chat))
+        stored.append(await repo.create(tip, owner.id, platform, chat, supersede=False))
     await repo.set_status(stored[5].id, "dismissed", "dismissed", "test")
     return stored
 

@@ -56,11 +56,13 @@ async def test_open_take_profit_and_pnl(api: FakeBotApi):
     assert "✔ cash" in confirm.text
     qid = api.press_button(TRADER, TRADER, confirm.message_id, buttons(confirm)["Confirm"])
     assert "opened" in ((await api.wait_for_callback_answer(qid)).text or "")
-
-    await api.wait_for(lambda r: r.chat_id == TRADER and "✅ Filled: position #1" in (r.text or ""))
+    # The fill is told once: in the confirmation's message, edited, not again as a separate alert.
+    await api.wait_for(lambda r: r.method == "editMessageText" and "Position #1 opened" in (r.text or ""))
     exit_alert = await api.wait_for(lambda r: r.chat_id == TRADER and "Closed #1 BTC/USDT (take profit)"
                                     in (r.text or ""), timeout=30)
     assert "PnL +" in exit_alert.text
+    # Alerts to a chat go out in order, so a fill alert would have come before the exit's.
+    assert not any("✅ Filled" in (r.text or "") for r in api.sent)
 
     api.send_text(TRADER, TRADER, "/pnl")
     pnl = await api.wait_for(lambda r: r.chat_id == TRADER and "Performance" in (r.text or ""))

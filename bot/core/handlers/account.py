@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.core.errors import Refused, UserError
+from bot.core.flows import already_done, ask_confirmation, take_confirmation
 from bot.core.permissions import Permission
 from bot.core.registry import Press, Request, registry
 from bot.core.replies import Reply
@@ -36,21 +37,24 @@ async def contact(core: TipsterCore, req: Request) -> list[Reply]:
                   group="General")
 async def forgetme(core: TipsterCore, req: Request) -> list[Reply]:
     tips = await core.services.signals.count_for_user(req.user.id)
+    nonce = await ask_confirmation(core, req.user.id, req.ctx.chat_key, "forgetme")
     return [Reply(title="Delete all your data?",
                   text=f"This deletes your account, your {tips} tip(s), settings and messages. The audit log "
                        "keeps only an anonymous id. This cannot be undone.",
-                  buttons=[[core.button("Delete my data", "fm", req.user.id), core.button("Cancel", "cx")]])]
+                  buttons=[[core.button("Delete my data", "fm", req.user.id, nonce), core.button("Cancel", "cx")]])]
 
 
 @registry.button("fm", permission=Permission.BASIC)
 async def forgetme_confirm(core: TipsterCore, press: Press) -> list[Reply]:
-    if press.args != [str(press.user.id)]:
+    if press.args[:1] != [str(press.user.id)]:
         raise Refused("This button is not yours.", reason="foreign forgetme")
     if press.user.role == "admin" and len(await core.services.user_admin.admins()) <= 1:
         raise Refused("You are the last admin: grant another admin first.", reason="last admin")
     if press.user.identity in core.settings.admins:
         raise Refused("You are an admin by configuration; remove yourself from config.yaml `admins` first.",
                       reason="configured admin")
+    if len(press.args) != 2 or await take_confirmation(core, press, "forgetme") is None:
+        return already_done()
     identity = press.user.identity
     counts = await core.services.user_admin.delete(press.user)
     await core.audit(None, "forgetme", None, "ok", **counts)

@@ -7,17 +7,19 @@ written to the audit log with who, what, target and result.
 from __future__ import annotations
 
 import platform
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.core import cards
 from bot.core.access import access_of
 from bot.core.args import parse_int, parse_symbol, shorten, split_key_values
 from bot.core.errors import Refused, UserError
+from bot.core.flows import ALREADY_DONE, already_done, ask_confirmation, take_confirmation
 from bot.core.formatting import local_time
 from bot.core.permissions import Permission
 from bot.core.registry import Press, Request, registry
 from bot.core.replies import Button, Reply
+from storage.alerts import AlertSpec
 from storage.models import User
 
 if TYPE_CHECKING:
@@ -76,10 +78,27 @@ async def _target_by_db_id(core: TipsterCore, raw: str) -> User:
     return user
 
 
-async def approve(core: TipsterCore, admin: User, target: User, days: int) -> str:
+def _terms(core: TipsterCore, target: User, days: int) -> tuple[str, datetime]:
     role = target.role if target.role in ROLES else core.settings.access.default_role
-    expires = core.now() + timedelta(days=days)
+    return role, core.now() + timedelta(days=days)
+
+
+async def approve(core: TipsterCore, admin: User, target: User, days: int) -> str:
+    role, expires = _terms(core, target, days)
     await core.services.user_admin.set_access(target.id, role=role, state="active", expires_at=expires)
+    return await _approved(core, admin, target, days, role, expires)
+
+
+async def approve_pending(core: TipsterCore, admin: User, target: User, days: int) -> str | None:
+    """The approval request's decision, taken once: None when the user no longer waits (another press or
+    another admin decided first)."""
+    role, expires = _terms(core, target, days)
+    if not await core.services.user_admin.decide_pending(target.id, state="active", role=role, expires_at=expires):
+        return None
+    return await _approved(core, admin, target, days, role, expires)
+
+
+async def _approved(core: TipsterCore, admin: User, target: User, days: int, role: str, expires: datetime) -> str:
     await core.audit(admin, "activate", target.identity, "ok", days=days, role=role)
     await core.notify_user(target, Reply(title="Access approved",
                                          text=f"An admin gave you {role} access for {days} days "
@@ -94,7 +113,9 @@ async def approve_button(core: TipsterCore, press: Press) -> list[Reply]:
         return [Reply(notice="This button is not valid.")]
     target = await _target_by_db_id(core, press.args[0])
     days = parse_int(press.args[1], "days", 1, MAX_DAYS)
-    done = await approve(core, press.user, target, days)
+    done = await approve_pending(core, press.user, target, days)
+    if done is None:
+        return already_done()
     return [Reply(title="Approved", text=done, edit=True, notice="Approved")]
 
 
@@ -110,18 +131,22 @@ async def continue_approve_days(core: TipsterCore, req: Request, state: dict[str
     if req.user.role != "admin":
         raise Refused("Approving users is for admins only.", reason=f"role {req.user.role}")
     days = parse_int(req.text.strip(), "days", 1, MAX_DAYS, "a number of days, or /cancel")
+    # The same answer typed (or delivered) twice: only the message that consumes the question acts.
+    if await core.services.flows.take(req.user.id, req.ctx.chat_key, "approve_days") is None:
+        return [Reply(text=ALREADY_DONE)]
     target = await core.services.users.get(int(state["user_id"]))
-    await core.services.flows.end(req.user.id, req.ctx.chat_key)
     if target is None:
         raise UserError("That user no longer exists.")
-    return [Reply(title="Approved", text=await approve(core, req.user, target, days))]
+    done = await approve_pending(core, req.user, target, days)
+    return [Reply(text=ALREADY_DONE) if done is None else Reply(title="Approved", text=done)]
 
 
 @registry.button("rj", permission=ADMIN)
 async def reject_button(core: TipsterCore, press: Press) -> list[Reply]:
     target = await _target_by_db_id(core, press.args[0] if press.args else "")
     await _guard_last_admin(core, target, "rejecting them")
-    await core.services.user_admin.set_access(target.id, state="disabled")
+    if not await core.services.user_admin.decide_pending(target.id, state="disabled"):
+        return already_done()
     await core.audit(press.user, "reject", target.identity, "ok")
     await core.notify_user(target, Reply(title="Access not granted",
                                          text="An admin declined your access request. Send /contact with a "
@@ -328,14 +353,16 @@ async def deactivate_button(core: TipsterCore, press: Press) -> list[Reply]:
 DELUSER_USAGE = "/deluser ID [with-signals]"
 
 
-async def _confirm_delete(core: TipsterCore, admin: User, target: User, with_signals: bool) -> Reply:
+async def _confirm_delete(core: TipsterCore, admin: User, chat_key: str, target: User,
+                          with_signals: bool) -> Reply:
     if target.id == admin.id:
         raise Refused("Use /forgetme to delete your own account.", reason="self")
     await _guard_last_admin(core, target, "deleting them")
     tips = await core.services.signals.count_for_user(target.id)
     what = f"and their {tips} tip(s)" if with_signals else f"(their {tips} tip(s) are kept, anonymised)"
+    nonce = await ask_confirmation(core, admin.id, chat_key, "deluser")
     return Reply(title="Delete user?", text=f"Delete {target.label} {what}? This cannot be undone.",
-                 buttons=[[core.button("Delete", "dx", target.id, int(with_signals)),
+                 buttons=[[core.button("Delete", "dx", target.id, int(with_signals), nonce),
                            core.button("Cancel", "cx")]])
 
 
@@ -344,23 +371,25 @@ async def deluser_cmd(core: TipsterCore, req: Request) -> list[Reply]:
     if not 1 <= len(req.args) <= 2 or (len(req.args) == 2 and req.args[1].lower() != "with-signals"):
         raise UserError("Name one user, optionally followed by with-signals.", DELUSER_USAGE)
     target = await core.resolve_user(req.user, req.args[0], DELUSER_USAGE)
-    return [await _confirm_delete(core, req.user, target, len(req.args) == 2)]
+    return [await _confirm_delete(core, req.user, req.ctx.chat_key, target, len(req.args) == 2)]
 
 
 @registry.button("ux", permission=ADMIN)
 async def deluser_button(core: TipsterCore, press: Press) -> list[Reply]:
     target = await _target_by_db_id(core, press.args[0] if press.args else "")
-    return [await _confirm_delete(core, press.user, target, False)]
+    return [await _confirm_delete(core, press.user, press.ctx.chat_key, target, False)]
 
 
 @registry.button("dx", permission=ADMIN)
 async def deluser_confirm(core: TipsterCore, press: Press) -> list[Reply]:
-    if len(press.args) != 2 or press.args[1] not in ("0", "1"):
+    if len(press.args) != 3 or press.args[1] not in ("0", "1"):
         return [Reply(notice="This button is not valid.")]
     target = await _target_by_db_id(core, press.args[0])
     if target.id == press.user.id:
         raise Refused("Use /forgetme to delete your own account.", reason="self")
     await _guard_last_admin(core, target, "deleting them")
+    if await take_confirmation(core, press, "deluser") is None:
+        return already_done()
     identity = target.identity
     if press.args[1] == "1":
         counts = await core.services.user_admin.delete(target)
@@ -489,23 +518,30 @@ async def broadcast_cmd(core: TipsterCore, req: Request) -> list[Reply]:
     if len(text) > MAX_BROADCAST:
         raise UserError(f"A broadcast is at most {MAX_BROADCAST} characters.", BROADCAST_USAGE)
     recipients = await core.services.user_admin.active_users()
-    await core.services.flows.start(req.user.id, req.ctx.chat_key, "broadcast", {"text": text})
+    nonce = await ask_confirmation(core, req.user.id, req.ctx.chat_key, "broadcast", {"text": text})
     return [Reply(title="Send this broadcast?",
                   text=f"To {len(recipients)} active user(s):\n\n{text}",
-                  buttons=[[core.button("Confirm", "bc"), core.button("Cancel", "cx")]])]
+                  buttons=[[core.button("Confirm", "bc", nonce), core.button("Cancel", "cx")]])]
 
 
 @registry.button("bc", permission=ADMIN)
 async def broadcast_confirm(core: TipsterCore, press: Press) -> list[Reply]:
-    flow = await core.services.flows.get(press.user.id, press.ctx.chat_key)
-    if flow is None or flow.kind != "broadcast":
-        return [Reply(notice="This broadcast has expired; send /broadcast again.")]
-    await core.services.flows.end(press.user.id, press.ctx.chat_key)
-    text = str(flow.state["text"])
+    state = await take_confirmation(core, press, "broadcast")
+    if state is None:
+        return already_done()
+    text, nonce = str(state["text"]), str(state["nonce"])
     recipients = await core.services.user_admin.active_users()
-    for user in recipients:
-        await core.notify_user(user, Reply(title="📣 Announcement", text=text), "broadcast")
-    await core.audit(press.user, "broadcast", None, "ok", recipients=len(recipients), chars=len(text))
+    payload = Reply(title="📣 Announcement", text=text).model_dump(mode="json")
+    # Every copy and the audit row in one transaction: a crash mid-way queues none of them, never some users
+    # unrecorded. The dedupe key makes a copy of this very broadcast impossible to queue twice.
+    alerts: list[AlertSpec] = [(u.platform, u.platform_user_id, "broadcast", payload, f"broadcast:{nonce}:{u.id}")
+                               for u in recipients]
+    await core.services.audit.record_with_alerts(press.user, "broadcast", None, "ok", alerts,
+                                                 recipients=len(recipients), chars=len(text))
+    wake = getattr(core.outbox, "notify", None)  # AlertOutbox wakes its drainers now (they also poll)
+    if wake is not None:
+        for platform in {u.platform for u in recipients}:
+            wake(platform)
     return [Reply(text=f"Broadcast queued for {len(recipients)} user(s).", edit=True, notice="Queued")]
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from bot.core.args import parse_symbol, shorten, split_key_values
 from bot.core.errors import Refused, UserError
+from bot.core.flows import already_done, ask_confirmation, take_confirmation
 from bot.core.formatting import local_time
 from bot.core.permissions import Permission
 from bot.core.registry import Press, Request, registry
@@ -114,7 +115,8 @@ async def size_button(core: TipsterCore, press: Press) -> list[Reply]:
     signal = await _tradeable_signal(core, press.user, press.args[0])
     notional = parse_size(press.args[1])
     quote = await _quote_for_signal(core, press.user, signal, notional)
-    reply = confirmation(core, quote, core.button("Confirm", "oy", signal.id, int(notional)))
+    nonce = await ask_confirmation(core, press.user.id, press.ctx.chat_key, "open_tip")
+    reply = confirmation(core, quote, core.button("Confirm", "oy", signal.id, int(notional), nonce))
     reply.edit = True
     return [reply]
 
@@ -129,16 +131,19 @@ async def custom_size_button(core: TipsterCore, press: Press) -> list[Reply]:
 async def continue_open_size(core: TipsterCore, req: Request, state: dict[str, int]) -> list[Reply]:
     notional = parse_size(req.text, "a size in dollars, or /cancel")
     signal = await _tradeable_signal(core, req.user, str(state["signal_id"]))
-    await core.services.flows.end(req.user.id, req.ctx.chat_key)
     quote = await _quote_for_signal(core, req.user, signal, notional)
-    return [confirmation(core, quote, core.button("Confirm", "oy", signal.id, int(notional)))]
+    # The confirmation's flow replaces the size question's.
+    nonce = await ask_confirmation(core, req.user.id, req.ctx.chat_key, "open_tip")
+    return [confirmation(core, quote, core.button("Confirm", "oy", signal.id, int(notional), nonce))]
 
 
 @registry.button("oy", permission=TRADE, expensive=True)
 async def confirm_button(core: TipsterCore, press: Press) -> list[Reply]:
-    if len(press.args) != 2 or not press.args[1].isdigit():
+    if len(press.args) != 3 or not press.args[1].isdigit():
         return [Reply(notice="This button is not valid.")]
     signal = await _tradeable_signal(core, press.user, press.args[0])
+    if await take_confirmation(core, press, "open_tip") is None:
+        return already_done()
     quote = await _quote_for_signal(core, press.user, signal, parse_size(press.args[1]))
     reply = await trading(core).open(press.user, press.ctx.platform, press.ctx.chat_id, quote)
     reply.edit = True
@@ -175,19 +180,17 @@ async def open_cmd(core: TipsterCore, req: Request) -> list[Reply]:
         raise UserError(f"For a {side.value} at {price}, the stop-loss must be on the losing side and the "
                         "take-profit on the winning side.", OPEN_USAGE)
     quote = await trading(core).quote(req.user, symbol, side, notional, sl, tp, decimals, None)
-    await core.services.flows.start(req.user.id, req.ctx.chat_key, "open_confirm", {
+    nonce = await ask_confirmation(core, req.user.id, req.ctx.chat_key, "open_confirm", {
         "symbol": symbol, "side": side.value, "notional": str(notional), "sl": str(sl) if sl else None,
         "tp": str(tp) if tp else None, "decimals": quote.price_decimals})
-    return [confirmation(core, quote, core.button("Confirm", "of"))]
+    return [confirmation(core, quote, core.button("Confirm", "of", nonce))]
 
 
 @registry.button("of", permission=TRADE, expensive=True)
 async def confirm_text_open(core: TipsterCore, press: Press) -> list[Reply]:
-    flow = await core.services.flows.get(press.user.id, press.ctx.chat_key)
-    if flow is None or flow.kind != "open_confirm":
-        return [Reply(notice="This confirmation has expired; send /open again.")]
-    await core.services.flows.end(press.user.id, press.ctx.chat_key)
-    s = flow.state
+    s = await take_confirmation(core, press, "open_confirm")
+    if s is None:
+        return already_done()
     quote = await trading(core).quote(press.user, s["symbol"], Side(s["side"]), Decimal(s["notional"]),
                                       Decimal(s["sl"]) if s["sl"] else None, Decimal(s["tp"]) if s["tp"] else None,
                                       int(s["decimals"]), None)
@@ -262,13 +265,15 @@ async def close_cmd(core: TipsterCore, req: Request) -> list[Reply]:
         open_ = await trading(core).repo.with_status("open", user_id=req.user.id)
         if not open_:
             return [Reply(text="You have no open positions.")]
+        nonce = await ask_confirmation(core, req.user.id, req.ctx.chat_key, "close_all")
         return [Reply(title=f"Close all {len(open_)} open position(s)?", text="At market, now.",
-                      buttons=[[core.button("Close all", "pa"), core.button("Cancel", "cx")]])]
+                      buttons=[[core.button("Close all", "pa", nonce), core.button("Cancel", "cx")]])]
     position = await _own_position(core, req.user, req.args[0])
     if position.status != "open":
         return [Reply(text=f"Position #{position.id} is {position.status}.")]
+    nonce = await ask_confirmation(core, req.user.id, req.ctx.chat_key, "close")
     return [Reply(title=f"Close position #{position.id}?", text=await close_preview(core, position, req.user),
-                  buttons=[[core.button("Close", "px", position.id), core.button("Cancel", "cx")]])]
+                  buttons=[[core.button("Close", "px", position.id, nonce), core.button("Cancel", "cx")]])]
 
 
 async def close_preview(core: TipsterCore, position: Position, user: User) -> str:
@@ -290,7 +295,9 @@ async def close_ask_button(core: TipsterCore, press: Press) -> list[Reply]:
 @registry.button("px", permission=TRADE, expensive=True)
 async def close_confirm(core: TipsterCore, press: Press) -> list[Reply]:
     position = await _own_position(core, press.user, press.args[0] if press.args else "")
-    reply = await trading(core).close(position, "manual")
+    if len(press.args) != 2 or await take_confirmation(core, press, "close") is None:
+        return already_done()
+    reply = await trading(core).close(position, "manual", announce=False)
     reply.edit = True
     reply.notice = "Closing"
     return [reply]
@@ -298,9 +305,11 @@ async def close_confirm(core: TipsterCore, press: Press) -> list[Reply]:
 
 @registry.button("pa", permission=TRADE, expensive=True)
 async def close_all_confirm(core: TipsterCore, press: Press) -> list[Reply]:
+    if await take_confirmation(core, press, "close_all") is None:
+        return already_done()
     replies = []
     for position in await trading(core).repo.with_status("open", user_id=press.user.id):
-        replies.append(await trading(core).close(position, "manual"))
+        replies.append(await trading(core).close(position, "manual", announce=False))
     text = "\n".join(r.plain() for r in replies) or "Nothing was open."
     return [Reply(title="Closed", text=text, edit=True, notice="Closed")]
 
@@ -364,19 +373,22 @@ async def trades_cmd(core: TipsterCore, req: Request) -> list[Reply]:
                   group="Positions")
 async def resetpaper_cmd(core: TipsterCore, req: Request) -> list[Reply]:
     amount = Decimal(str(core.settings.paper.starting_equity))
+    nonce = await ask_confirmation(core, req.user.id, req.ctx.chat_key, "resetpaper")
     return [Reply(title="Reset your paper account?",
                   text=f"Cash goes back to {money(amount)}. Your past trades stay: /trades and /pnl keep "
                        "counting them.",
-                  buttons=[[core.button("Reset", "rp", req.user.id), core.button("Cancel", "cx")]])]
+                  buttons=[[core.button("Reset", "rp", req.user.id, nonce), core.button("Cancel", "cx")]])]
 
 
 @registry.button("rp", permission=TRADE)
 async def resetpaper_confirm(core: TipsterCore, press: Press) -> list[Reply]:
-    if press.args != [str(press.user.id)]:
+    if press.args[:1] != [str(press.user.id)]:
         raise Refused("This button is not yours.", reason="foreign resetpaper")
     repo = trading(core).repo
     if await repo.with_status("pending", "open", "closing", user_id=press.user.id):
         raise UserError("Close your open paper positions first (/close all).")
+    if len(press.args) != 2 or await take_confirmation(core, press, "resetpaper") is None:
+        return already_done()
     amount = Decimal(str(core.settings.paper.starting_equity))
     await repo.reset_paper(press.user.id, amount)
     await core.services.activity.log(press.user.id, "paper_reset", f"Paper account reset to {amount}")

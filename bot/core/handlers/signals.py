@@ -15,6 +15,7 @@ from bot.core.args import (
     split_key_values,
 )
 from bot.core.errors import Refused, UserError
+from bot.core.flows import already_done
 from bot.core.handlers.follows import market_timeframes
 from bot.core.permissions import Permission, allowed
 from bot.core.registry import Press, Request, registry
@@ -150,7 +151,9 @@ async def pick_timeframe(core: TipsterCore, press: Press) -> list[Reply]:
     index = _index(press.args[:1], len(symbols))
     if len(press.args) != 2 or press.args[1] not in TIMEFRAMES:
         return [Reply(notice="This button is not valid.")]
-    await core.services.flows.end(press.user.id, press.ctx.chat_key)
+    # A timeframe pressed twice at once makes one tip: only the press that consumes the picker goes on.
+    if await core.services.flows.take(press.user.id, press.ctx.chat_key, "pick_signal") is None:
+        return already_done()
     return await make_tip(core, press.ctx, press.user, symbols[index], press.args[1],
                           flow.state.get("overrides") or {}, edit=True)
 
@@ -194,10 +197,8 @@ async def refresh(core: TipsterCore, press: Press) -> list[Reply]:
         "buy_threshold": old.params.buy_threshold, "sell_threshold": old.params.sell_threshold,
         "technical_weight": old.params.technical_weight, "sentiment_weight": old.params.sentiment_weight,
     }
+    # Storing the new tip supersedes the old one (and any other active one of this chat, symbol and timeframe).
     replies = await make_tip(core, press.ctx, press.user, old.symbol, old.timeframe, overrides, edit=True)
-    if old.status == "active" and replies and replies[0].buttons and replies[0].title:
-        await core.services.signals.set_status(old.id or 0, "superseded", "superseded",
-                                               "Replaced by a refreshed tip")
     for reply in replies:
         reply.notice = "Refreshed"
     return replies
