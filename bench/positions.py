@@ -1,7 +1,9 @@
 """One position-monitoring tick over 10,000 open positions on 100 symbols.
 
-Prints the time of the decision step (numpy over all positions; goal < 50 ms), the full tick with
-storage (load, prices, decide, write marks), and the ratio to a per-position loop in Decimal, the way the
+Prints the time of the decision step (integer ticks in numpy over all positions, every bar since the last
+look; goal < 50 ms) with one new bar per symbol (a live tick's usual load) and with an hour of 5m bars (a
+catch-up), the book's load (exact levels from the stored text), the full tick with storage (load, prices,
+bars, decide, write marks), and the ratio to a per-position loop in Decimal over prices only, the way the
 seeds' monitors check one position at a time.
 
     python -m bench.positions [--positions 10000] [--symbols 100]
@@ -14,7 +16,7 @@ import asyncio
 import random
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,11 +29,19 @@ from bot.core.service import TipsterCore
 from engine.brokers.base import Side
 from engine.config import load_settings
 from engine.market.replay import ReplayMarket
-from engine.positions import Position, decide, pnl_fraction
+from engine.models import Candles
+from engine.positions import ExitBook, Position, SymbolBars, build_window, decide, pnl_fraction
 from storage.db import to_db_time
-from storage.positions import OpenBook
 
 CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
+
+
+class BarsMarket(AliasMarket):
+    """The aliased replay with its bars since a time, as the monitor reads them."""
+
+    async def bars_since(self, symbol: str, since: datetime) -> Candles:
+        candles = await self.inner.bars_since(self.aliases[symbol], since)
+        return candles.model_copy(update={"symbol": symbol})
 
 
 async def seed_positions(core: TipsterCore, market: AliasMarket, count: int) -> None:
@@ -44,7 +54,8 @@ async def seed_positions(core: TipsterCore, market: AliasMarket, count: int) -> 
         symbol = market.symbols()[i % len(prices)]
         price = prices[symbol]
         side = "long" if i % 2 else "short"
-        entry = price * Decimal(str(round(rng.uniform(0.97, 1.03), 4)))
+        # on the symbol's tick, as a fill is
+        entry = (price * Decimal(str(round(rng.uniform(0.97, 1.03), 4)))).quantize(Decimal("0.01"))
         qty = (Decimal(500) / entry).quantize(Decimal("0.00000001"))
         far, near = Decimal("0.5"), Decimal("1.5")
         sl, tp = (entry * far, entry * near) if side == "long" else (entry * near, entry * far)
@@ -83,15 +94,22 @@ def per_position_loop(positions: list[Position], prices: dict[str, Decimal], tra
     return exits
 
 
-def decide_book(book: OpenBook, prices: dict[str, Decimal]) -> int:
-    """The monitor's decision step: prices spread by symbol index, then every rule as array operations."""
-    names = sorted(prices)
-    index = {name: i for i, name in enumerate(names)}
-    per_symbol = np.array([float(prices[n]) for n in names])
-    price = per_symbol[np.fromiter((index[s] for s in book.symbols), np.int64, len(book))]
-    tick = decide(book.is_long, book.entry, price, book.stop, book.target, book.extreme, book.trail_active,
-                  book.last_alert_pnl, book.near_sent, 2.0, 1.0, 1.0, 5.0)
+def decide_book(book: ExitBook, prices: dict[str, Decimal], bars: dict[str, SymbolBars | None]) -> int:
+    """The monitor's decision step: bars and prices spread by symbol index, then every rule as array
+    operations on integer ticks, bar by bar."""
+    since = np.full(len(book), -np.inf)
+    window = build_window(book, bars, {s: float(p) for s, p in prices.items()}, since)
+    tick = decide(book, window, 2.0, 1.0, 1.0, 5.0)
     return int((tick.exit_code != 0).sum())
+
+
+async def bars_back(market: BarsMarket, seconds: float) -> dict[str, SymbolBars | None]:
+    out: dict[str, SymbolBars | None] = {}
+    for symbol in market.symbols():
+        now = await market.as_of(symbol)
+        assert now is not None
+        out[symbol] = SymbolBars.from_candles(await market.bars_since(symbol, now - timedelta(seconds=seconds)))
+    return out
 
 
 async def main(count: int, symbols: int) -> None:
@@ -99,19 +117,26 @@ async def main(count: int, symbols: int) -> None:
         settings = load_settings(CONFIG, storage={"sqlite_path": f"{tmp}/bench.sqlite"},
                                  sentiment={"model": "offline"})
         replay = ReplayMarket(start=settings.market.replay.start, speed=0)
-        market = AliasMarket(replay, symbols)
+        market = BarsMarket(replay, symbols)
         async with open_core(settings, market=market) as core:
             await replay.preload(["BTC/USDT", "ETH/USDT", "SOL/USDT"])
             await seed_positions(core, market, count)
             monitor = PositionMonitor(core, core.trading)
             positions = await core.trading.repo.with_status("open")
             prices = {s: await market.last_price(s) for s in market.symbols()}
-            book = await core.trading.repo.open_book()
-            decide_times, loop_times = [], []
+            t = time.perf_counter()
+            book = ExitBook.from_rows(await core.trading.repo.open_levels())
+            load = time.perf_counter() - t
+            one_bar, an_hour = await bars_back(market, 300), await bars_back(market, 3600)
+            bar_counts = sorted({len(b.timestamps) for b in an_hour.values() if b is not None})
+            decide_times, hour_times, loop_times = [], [], []
             for _ in range(5):
                 t = time.perf_counter()
-                decide_book(book, prices)
+                decide_book(book, prices, one_bar)
                 decide_times.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                decide_book(book, prices, an_hour)
+                hour_times.append(time.perf_counter() - t)
                 t = time.perf_counter()
                 per_position_loop(positions, prices, Decimal(2), Decimal(1))
                 loop_times.append(time.perf_counter() - t)
@@ -125,8 +150,12 @@ async def main(count: int, symbols: int) -> None:
                 full.append(time.perf_counter() - t)
     best_decide, best_loop = min(decide_times), min(loop_times)
     print(f"positions: {count} open on {symbols} symbols (paper, replay prices)")
-    print(f"decision step over the open book (numpy): {best_decide * 1000:.2f} ms (goal < 50 ms)")
-    print(f"per-position Decimal loop: {best_loop * 1000:.1f} ms  → ratio {best_loop / best_decide:.1f}×")
+    print(f"decision step over the open book (integer ticks, one new bar per symbol): {best_decide * 1000:.2f} ms"
+          " (goal < 50 ms)")
+    print(f"decision step with an hour of bars per symbol ({'/'.join(map(str, bar_counts))} bars): "
+          f"{min(hour_times) * 1000:.2f} ms")
+    print(f"per-position Decimal loop (prices only): {best_loop * 1000:.1f} ms  → ratio {best_loop / best_decide:.1f}×")
+    print(f"loading the book (all {count} rows, exact levels from their text): {load * 1000:.0f} ms")
     print(f"first tick, reading all {count} rows from SQLite: {first * 1000:.0f} ms")
     print(f"steady-state tick (open book kept in memory, {symbols} prices, decide, write what moved): "
           f"{min(full) * 1000:.1f} ms; last tick: {result.positions} checked, {result.exits} exits")

@@ -23,7 +23,16 @@ from typing import TYPE_CHECKING
 
 from bot.core.formatting import money
 from bot.core.replies import Reply
-from engine.brokers.base import Broker, BrokerError, Fill, OrderRejected, OrderRequest, OrderStatus, Side
+from engine.brokers.base import (
+    Broker,
+    BrokerError,
+    ExitTrigger,
+    Fill,
+    OrderRejected,
+    OrderRequest,
+    OrderStatus,
+    Side,
+)
 from engine.brokers.paper import fee_for, is_buy, slipped_price
 from engine.market.base import MarketError
 from engine.positions import Position, net_pnl, pnl_fraction
@@ -321,22 +330,26 @@ class Trading:
         return ExitEstimate(price=price, fill=fill, fees=fees,
                             net_pnl=net_pnl(position.side, position.entry_price, fill, position.quantity, fees))
 
-    async def close(self, position: Position, reason: str, *, announce: bool = True) -> Reply:
-        """Exit at market. A close the user pressed for (`announce=False`) is told in the reply that edits
+    async def close(self, position: Position, reason: str, *, announce: bool = True,
+                    trigger: ExitTrigger | None = None) -> Reply:
+        """Exit at market, or as the touched order fills when the monitor passes its `trigger` (ExitTrigger).
+        A close the user pressed for (`announce=False`) is told in the reply that edits
         their message; the monitor's exits, which no reply carries, are queued as alerts."""
         coid = new_client_order_id()
         if not await self.repo.start_closing(position.id, coid, reason):
             return Reply(text=f"Position #{position.id} is not open (it is {position.status}).")
-        return await self._submit_exit(position, coid, reason, announce=announce)
+        return await self._submit_exit(position, coid, reason, announce=announce, trigger=trigger)
 
-    async def _submit_exit(self, position: Position, coid: str, reason: str, *, announce: bool = True) -> Reply:
+    async def _submit_exit(self, position: Position, coid: str, reason: str, *, announce: bool = True,
+                           trigger: ExitTrigger | None = None) -> Reply:
         assert position.quantity is not None
         reference = position.last_price or position.entry_price or Decimal(0)
         # A broker holding the entry's SL/TP legs must release them before the exit can sell the shares.
         entry_coid = await self.repo.order(position.id, "entry")
         order = OrderRequest(client_order_id=coid, symbol=position.symbol, side=position.side,
                              quantity=position.quantity, price=reference, closing=True,
-                             price_decimals=position.price_decimals, entry_client_order_id=entry_coid)
+                             price_decimals=position.price_decimals, entry_client_order_id=entry_coid,
+                             trigger=trigger)  # the monitor's exit: the level it saw touched (paper)
         try:
             fill = await self.broker(position.broker).submit(order)
         except OrderRejected as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import math
 import re
 import threading
 import time
@@ -187,7 +188,9 @@ def _parse(entry: _Entry) -> _Parsed:
 
 def _closed_count(series: _Series, now: float) -> int:
     """How many base bars have closed (open + length ≤ now): the only ones a live feed would show."""
-    return int(np.searchsorted(series.base.timestamps, now - series.entry.base.seconds, side="right"))
+    # An integer key: a float one makes numpy convert the whole int64 column first (a copy per call).
+    # Open times are whole seconds, so open ≤ now − length ⇔ open ≤ ⌊now − length⌋.
+    return int(np.searchsorted(series.base.timestamps, math.floor(now - series.entry.base.seconds), side="right"))
 
 
 class ReplayMarket:
@@ -395,7 +398,7 @@ class ReplayMarket:
         entry = self._entry(symbol)
         series = await self._load(entry.symbol)
         base = series.base
-        first = int(np.searchsorted(base.timestamps, since.timestamp(), side="left"))
+        first = int(np.searchsorted(base.timestamps, math.ceil(since.timestamp()), side="left"))  # whole seconds
         closed = _closed_count(series, self._virtual_now(series))
         window = base.slice(first, max(first, closed))
         return Candles(
