@@ -17,8 +17,11 @@ from bot.core.jobs.positions import PositionMonitor
 from bot.core.service import TipsterCore
 from engine.config import Settings
 from engine.market.replay import ReplayMarket
+from storage.db import to_db_time
 from tests.bot.test_core_signals import button_data, texts
+from tests.bot.test_live_core import CANDLES, Live, live  # noqa: F401 - `live`: the live core fixture
 from tests.conftest import user_ctx
+from tests.support.fake_exchange import Kline
 
 ME = user_ctx(1)
 START = datetime(2024, 3, 1, tzinfo=UTC)  # the replay's now: 200 flat hourly bars have closed before it
@@ -137,3 +140,33 @@ async def test_a_restart_resumes_where_the_last_look_stopped(fcore: TipsterCore)
     position = await core.trading.repo.get(1)
     # a stop from 107.80: 107.80 × 0.9995 = 107.7461 → 107.74
     assert (position.status, position.exit_reason, position.exit_price) == ("closed", "trailing_stop", D("107.74"))
+
+
+# ---- live: 1m candles from the exchange, not the ticker --------------------------------------------------
+
+
+async def test_live_monitor_reads_1m_candles_since_the_position_opened(live: Live) -> None:  # noqa: F811
+    core, exchange = live.core, live.exchange
+    exchange.set_candles_from_csv("BTCUSDT", HOUR, CANDLES, count=300)
+    exchange.prices["BTCUSDT"] = D("60000.00")
+    # buy at 60,000.00 × 1.0005 = 60,030.00; target 60,500.00
+    await open_sol(core, "/open BTC/USDT long 500 sl=58000 tp=60500")
+    position = await core.trading.repo.get(1)
+    assert position.entry_price == D("60030.00")
+    # as if it had opened five minutes ago: 1m bars since then, one of which touched 60,512.30; a bar from
+    # before it opened touched 61,000 (not its own); the ticker is back at 60,100.00
+    minute = int(datetime.now(UTC).timestamp()) // 60 * 60
+    opened = minute - 300
+    await core.services.db.execute("UPDATE positions SET opened_at = ? WHERE id = 1",
+                                   (to_db_time(datetime.fromtimestamp(opened, tz=UTC)),))
+    exchange.set_bars("BTCUSDT", 60, [
+        Kline(opened - 60, 60000.0, 61000.0, 59990.0, 60010.0, 1.0),
+        Kline(opened, 60010.0, 60100.0, 60000.0, 60090.0, 1.0),
+        Kline(opened + 60, 60090.0, 60512.3, 60080.0, 60200.0, 1.0),
+        Kline(opened + 120, 60200.0, 60210.0, 60090.0, 60100.0, 1.0),
+    ], last_price=60100.0)
+    result = await PositionMonitor(core, core.trading).run()
+    position = await core.trading.repo.get(1)
+    assert result.exits == 1 and (position.exit_reason, position.exit_price) == ("take_profit", D("60500.00"))
+    query = [q for path, q in exchange.queries if path == "/api/v3/klines" and q.get("interval") == "1m"][-1]
+    assert int(query["startTime"]) == opened * 1000  # from when it opened, not the ticker's 24 h
