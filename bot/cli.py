@@ -8,21 +8,49 @@ import logging
 import sys
 from pathlib import Path
 
-from bot.logging_setup import setup_logging
+from bot.logging_setup import mask_secrets, settings_secrets, setup_logging
 from engine.config import ConfigError, Settings, load_settings
 
 CONSOLE_OWNER = "console:local"
+log = logging.getLogger("tipster")
 
 
 def _load(args: argparse.Namespace) -> Settings:
-    overrides = {}
-    if getattr(args, "db", None):
-        overrides["storage"] = {"sqlite_path": args.db}
     try:
-        return load_settings(args.config, **overrides)
+        settings = load_settings(args.config)
     except ConfigError as exc:
         print(f"tipster: invalid configuration: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    if getattr(args, "db", None):
+        # A flag on the command line wins over TIPSTER_STORAGE__SQLITE_PATH (env outranks values passed in).
+        settings = settings.model_copy(update={"storage": settings.storage.model_copy(
+            update={"sqlite_path": args.db})})
+    return settings
+
+
+def _startup_failures() -> tuple[type[BaseException], ...]:
+    """What stops the bot for a reason an operator can fix; each says so in one line (no traceback)."""
+    from bot.telegram.runner import TelegramUnavailable
+    from storage.db import DatabaseUnavailable
+
+    return TelegramUnavailable, DatabaseUnavailable, ConfigError
+
+
+def _serve(command: str, settings: Settings, secrets: list[str]) -> int:
+    """Run the demo or the bot until it stops; a failure ends with one masked `tipster:` line and exit 1."""
+    try:
+        asyncio.run(_demo(settings) if command == "demo" else _run(settings))
+    except KeyboardInterrupt:
+        pass
+    except _startup_failures() as exc:
+        print(f"tipster: {mask_secrets(str(exc), secrets)}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: the traceback goes to the log (masked), the operator gets one line
+        log.error("stopped by an unexpected error", exc_info=exc)
+        print(f"tipster: stopped by an unexpected error ({type(exc).__name__}: "
+              f"{mask_secrets(str(exc), secrets)[:200]}); details are in the log", file=sys.stderr)
+        return 1
+    return 0
 
 
 async def _demo(settings: Settings) -> None:
@@ -89,24 +117,21 @@ def main(argv: list[str] | None = None) -> int:
     if (problem := _model_problem(settings)) is not None:
         print(f"tipster: {problem}", file=sys.stderr)
         return 2
-    secrets = [s for s in (settings.telegram.token, settings.discord.token, settings.brokers.alpaca.key,
-                           settings.brokers.alpaca.secret, settings.brokers.ccxt.key,
-                           settings.brokers.ccxt.secret) if s]
-    try:
-        if args.command == "demo":
+    secrets = settings_secrets(settings)
+    if args.command == "demo":
+        try:
             Path(args.log).parent.mkdir(parents=True, exist_ok=True)
             setup_logging(logging.INFO, secrets, filename=args.log)
-            asyncio.run(_demo(settings))
-        else:
-            if not settings.telegram.token:
-                print("tipster: no Telegram token configured. Set TIPSTER_TELEGRAM__TOKEN or telegram.token "
-                      "in config.yaml (or try `tipster demo`).", file=sys.stderr)
-                return 2
-            setup_logging(logging.INFO, secrets)
-            asyncio.run(_run(settings))
-    except KeyboardInterrupt:
-        pass
-    return 0
+        except OSError as exc:
+            print(f"tipster: cannot write the log file {args.log}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+    else:
+        if not settings.telegram.token:
+            print("tipster: no Telegram token configured. Set TIPSTER_TELEGRAM__TOKEN or telegram.token "
+                  "in config.yaml (or try `tipster demo`).", file=sys.stderr)
+            return 2
+        setup_logging(logging.INFO, secrets)
+    return _serve(args.command, settings, secrets)
 
 
 if __name__ == "__main__":

@@ -1,33 +1,81 @@
-"""Logging with secrets masked: tokens and keys never reach a log line (SPEC §10)."""
+"""Logging with secrets masked: tokens and keys never reach a log line (SPEC §10).
+
+Masked are the message, the exception text and traceback (a library's exception may carry the token:
+python-telegram-bot's InvalidToken says "The token `123456:…` was rejected") and stack_info; the secrets
+are every secret-bearing setting (`settings_secrets`), plus anything that looks like a Telegram token.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
+
+if TYPE_CHECKING:
+    from engine.config import Settings
 
 # Telegram bot tokens look like 123456789:AAE...; they also appear inside Bot API URLs.
 _TOKEN_RE = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{20,}\b")
+MIN_SECRET_LEN = 6  # shorter values would mask ordinary words; real keys and tokens are far longer
+
+
+def settings_secrets(settings: Settings) -> list[str]:
+    """Every secret the settings hold: chat tokens, broker keys and secrets, the password in storage.redis_url."""
+    found: list[str | None] = [settings.telegram.token, settings.discord.token, settings.brokers.alpaca.key,
+                               settings.brokers.alpaca.secret, settings.brokers.ccxt.key,
+                               settings.brokers.ccxt.secret]
+    token = settings.telegram.token
+    if token and ":" in token:
+        found.append(token.split(":", 1)[1])  # the secret half on its own, as some messages show it
+    if settings.storage.redis_url:
+        password = urlsplit(settings.storage.redis_url).password
+        if password:
+            found += [password, unquote(password)]
+    return sorted({s for s in found if s and len(s) >= MIN_SECRET_LEN}, key=len, reverse=True)
+
+
+def mask_secrets(text: str, secrets: Iterable[str] = ()) -> str:
+    masked = _TOKEN_RE.sub("<token>", text)
+    for secret in secrets:
+        masked = masked.replace(secret, "<secret>")
+    return masked
 
 
 class SecretMaskingFilter(logging.Filter):
-    def __init__(self, secrets: list[str] | None = None) -> None:
+    def __init__(self, secrets: Iterable[str] | None = None) -> None:
         super().__init__()
-        self.secrets = [s for s in (secrets or []) if s and len(s) >= 6]
+        # Longest first, so a secret containing another is masked whole.
+        self.secrets = sorted({s for s in (secrets or []) if s and len(s) >= MIN_SECRET_LEN}, key=len, reverse=True)
+
+    def mask(self, text: str) -> str:
+        return mask_secrets(text, self.secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        masked = _TOKEN_RE.sub("<token>", message)
-        for secret in self.secrets:
-            masked = masked.replace(secret, "<secret>")
+        try:
+            message = record.getMessage()
+        except Exception:  # bad %-args: the handler reports that itself; mask what we can
+            message = str(record.msg)
+        masked = self.mask(message)
         if masked != message:
             record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            # Formatted here (as every Formatter would) so the traceback is masked before any handler sees it;
+            # formatters reuse exc_text when it is set.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.mask(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.mask(record.stack_info)
         return True
 
 
-def setup_logging(level: int = logging.INFO, secrets: list[str] | None = None,
-                  filename: str | None = None) -> None:
+def setup_logging(level: int = logging.INFO, secrets: Iterable[str] | None = None,
+                  filename: str | None = None) -> SecretMaskingFilter:
     handler: logging.Handler = logging.FileHandler(filename) if filename else logging.StreamHandler()
-    handler.addFilter(SecretMaskingFilter(secrets))
+    masking = SecretMaskingFilter(secrets)
+    handler.addFilter(masking)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -36,3 +84,4 @@ def setup_logging(level: int = logging.INFO, secrets: list[str] | None = None,
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    return masking

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from importlib import resources
@@ -49,6 +50,10 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+class DatabaseUnavailable(Exception):
+    """The database file cannot be created, opened or migrated; the message is one line naming the file."""
+
+
 class Database:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -62,15 +67,30 @@ class Database:
         return self._conn
 
     async def open(self) -> Database:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = await aiosqlite.connect(self.path, isolation_level=None)
-        self._conn.row_factory = aiosqlite.Row
-        await self._conn.execute("PRAGMA journal_mode=WAL")
-        await self._conn.execute("PRAGMA synchronous=NORMAL")
-        await self._conn.execute("PRAGMA foreign_keys=ON")
-        await self._conn.execute("PRAGMA busy_timeout=5000")
-        await self.migrate()
+        """Connect, set the pragmas and migrate; DatabaseUnavailable (one line naming the file) if it cannot.
+
+        A connection that fails half-way is closed here: aiosqlite's worker thread is not a daemon, and left
+        running it keeps the process from ever exiting (a corrupt file used to hang start-up)."""
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                # A file that cannot be opened or is not a database fails here, in plain sqlite3: a failed
+                # aiosqlite.connect leaves its worker thread to finish after the event loop is gone.
+                await asyncio.to_thread(_probe, self.path)
+            self._conn = await aiosqlite.connect(self.path, isolation_level=None)
+            self._conn.row_factory = aiosqlite.Row
+            await self._conn.execute("PRAGMA journal_mode=WAL")
+            await self._conn.execute("PRAGMA synchronous=NORMAL")
+            await self._conn.execute("PRAGMA foreign_keys=ON")
+            await self._conn.execute("PRAGMA busy_timeout=5000")
+            await self.migrate()
+        except (OSError, sqlite3.Error) as exc:
+            await self.close()
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise DatabaseUnavailable(f"cannot use the database {self.path}: {reason}") from None
+        except BaseException:
+            await self.close()
+            raise
         return self
 
     async def close(self) -> None:
@@ -142,6 +162,14 @@ class Database:
     async def scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
         row = await self.fetchone(sql, params)
         return row[0] if row is not None else None
+
+
+def _probe(path: str) -> None:
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()  # reads the header: "file is not a database"
+    finally:
+        conn.close()
 
 
 def _split_sql(script: str) -> list[str]:

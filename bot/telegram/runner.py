@@ -9,6 +9,7 @@ import signal
 from collections.abc import AsyncIterator
 
 from telegram import BotCommand, Update
+from telegram.error import InvalidToken, NetworkError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -25,6 +26,10 @@ from bot.telegram.handlers import on_button, on_error, on_text
 from bot.telegram.outbox_sender import telegram_outbox_running
 
 log = logging.getLogger(__name__)
+
+
+class TelegramUnavailable(Exception):
+    """The bot cannot start on Telegram (token refused, Bot API unreachable); one line, never the token."""
 
 
 def build_application(core: TipsterCore) -> Application:
@@ -76,11 +81,19 @@ async def register_commands(app: Application) -> None:
 async def telegram_running(core: TipsterCore) -> AsyncIterator[Application]:
     """The bot polling for updates until the block ends; shut down in PTB's required order."""
     app = build_application(core)
+    base_url = core.settings.telegram.base_url
     try:
         await app.initialize()
-    except BaseException:
+    except BaseException as exc:
         # A failed initialize (e.g. wrong token) leaves PTB's HTTP pools open; close them ourselves.
         await app.bot.shutdown()
+        # PTB's own messages quote the token ("The token `123456:…` was rejected"): say it in our words.
+        if isinstance(exc, InvalidToken):
+            raise TelegramUnavailable(f"the Telegram Bot API at {base_url} rejected the bot token (telegram.token "
+                                      "or TIPSTER_TELEGRAM__TOKEN); check it with @BotFather") from None
+        if isinstance(exc, NetworkError):  # TimedOut included
+            raise TelegramUnavailable(f"cannot reach the Telegram Bot API at {base_url} "
+                                      f"({type(exc).__name__}); check telegram.base_url and the network") from None
         raise
     try:
         await register_commands(app)

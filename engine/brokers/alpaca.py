@@ -34,6 +34,7 @@ from alpaca.trading.models import Order
 from alpaca.trading.requests import GetOrderByIdRequest, MarketOrderRequest, StopLossRequest, TakeProfitRequest
 
 from engine.brokers.base import BrokerError, Fill, OrderRejected, OrderRequest, OrderStatus, Side
+from engine.brokers.reasons import one_line, shown_reason
 from engine.brokers.retry import RetryPolicy, parse_retry_after, retryable, with_retry
 
 log = logging.getLogger(__name__)
@@ -95,15 +96,19 @@ def _body(exc: APIError) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def _translate(exc: Exception, *, idempotent: bool) -> BrokerError:
-    """An alpaca-py / requests exception as a BrokerError (never with the keys: they travel in headers)."""
+def _translate(exc: Exception, *, idempotent: bool, secrets: tuple[str, ...] = ()) -> BrokerError:
+    """An alpaca-py / requests exception as a BrokerError whose message is ours plus Alpaca's one-line reason.
+
+    Never the raw body: the keys travel in headers, and a proxy or server that echoes the request puts them
+    in the body. The body goes to the log only, with `secrets` (the broker's keys) redacted."""
     if isinstance(exc, BrokerError):
         return exc
     if isinstance(exc, APIError):
         status = exc.status_code or 0
         body = _body(exc)
-        message = str(body.get("message") or exc)
+        message = shown_reason(body.get("message"), secrets) or f"HTTP {status}, details in the log"
         code = str(body.get("code") or "")
+        log.info("alpaca answered %s: %s", status, one_line(exc, secrets, limit=2000))
         if status == 401:
             return BrokerError(f"Alpaca refused the API keys ({message})", auth=True)
         if status == 403:
@@ -151,6 +156,7 @@ class AlpacaBroker:
                  timeout: float = 10, *, retry: RetryPolicy | None = None, poll_interval: float = 0.5,
                  fill_timeout: float = 30.0) -> None:
         self._client = TradingClient(api_key, secret_key, paper=paper, url_override=url_override)
+        self._secrets = (api_key, secret_key)  # redacted from every error text
         _harden(self._client, timeout)
         self.retry = retry or RetryPolicy()
         self.poll_interval = poll_interval
@@ -163,7 +169,7 @@ class AlpacaBroker:
             try:
                 return await asyncio.to_thread(fn, *args)
             except Exception as exc:  # translated: alpaca-py raises APIError, requests its own family
-                raise _translate(exc, idempotent=idempotent) from exc
+                raise _translate(exc, idempotent=idempotent, secrets=self._secrets) from None
 
         return await with_retry(once, self.retry, what)
 

@@ -37,6 +37,7 @@ import ccxt.async_support as ccxt_async
 from ccxt.base import errors as cx
 
 from engine.brokers.base import BrokerError, Fill, OrderRejected, OrderRequest, OrderStatus, Side
+from engine.brokers.reasons import body_field, one_line, shown_reason
 from engine.brokers.retry import RetryPolicy, parse_retry_after, retryable, with_retry
 
 log = logging.getLogger(__name__)
@@ -112,10 +113,18 @@ def override_urls(exchange: ccxt_async.Exchange, override: str | dict[str, Any])
 
 
 def _translate(exc: Exception, exchange: ccxt_async.Exchange, *, idempotent: bool) -> BrokerError:
-    """A ccxt exception as a BrokerError. ccxt's messages carry the exchange's body and URL, never the keys."""
+    """A ccxt exception as a BrokerError whose message is ours plus a one-line reason.
+
+    ccxt's messages carry the exchange's raw body (and URL): only its `msg` reaches the BrokerError, or ccxt's
+    own text when there is no body, or else the exception's class; the raw text goes to the log, with the
+    keys redacted (a server that echoes the request would otherwise show them)."""
     if isinstance(exc, BrokerError):
         return exc
-    text = str(exc)[:300]
+    secrets = (exchange.apiKey, exchange.secret)
+    raw = str(exc)
+    text = (shown_reason(body_field(raw, "msg", "message") or raw, secrets)
+            or f"{type(exc).__name__}, details in the log")
+    log.info("%s answered %s: %s", exchange.id, type(exc).__name__, one_line(raw, secrets, limit=2000))
     if isinstance(exc, cx.OrderNotFound):  # before InvalidOrder, its parent class
         return _NotFound(text)
     if isinstance(exc, cx.AuthenticationError):
@@ -192,7 +201,7 @@ class CcxtBroker:
             try:
                 return await fn(*args)
             except (TimeoutError, cx.BaseError, aiohttp.ClientError) as exc:
-                raise _translate(exc, self.exchange, idempotent=idempotent) from exc
+                raise _translate(exc, self.exchange, idempotent=idempotent) from None
 
         return await with_retry(once, self.retry, f"{self.exchange.id} {what}")
 

@@ -59,6 +59,7 @@ class Fault:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    echo_into: str | None = None  # body field that gets the request's headers appended (a debugging proxy)
 
 
 @dataclass
@@ -150,8 +151,10 @@ class FakeAlpaca:
     # ---- fault injection ----------------------------------------------------------------------------
 
     def fail_next(self, method: str, path: str, status: int, body: dict[str, Any],
-                  headers: dict[str, str] | None = None) -> None:
-        self.faults.append(Fault(method, path, status, body, headers or {}))
+                  headers: dict[str, str] | None = None, *, echo_into: str | None = None) -> None:
+        """The next matching request gets this error; `echo_into` names a body field that also carries the
+        request's headers (the keys included), as servers and proxies that echo the request do."""
+        self.faults.append(Fault(method, path, status, body, headers or {}, echo_into))
 
     def reject_next(self, message: str = "insufficient buying power", status: int = 403,
                     code: int = 40310000) -> None:
@@ -191,7 +194,10 @@ class FakeAlpaca:
         for fault in self.faults:
             if fault.method == request.method and request.path.startswith(fault.path):
                 self.faults.remove(fault)
-                return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+                body = dict(fault.body)
+                if fault.echo_into:
+                    body[fault.echo_into] = f"{body.get(fault.echo_into, '')} request: {dict(request.headers)}"
+                return web.json_response(body, status=fault.status, headers=fault.headers)
         return await handler(request)
 
     @staticmethod
