@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from typing import TextIO
 
 from bot.console.outbox_printer import ConsoleAlertSender
+from bot.core.args import ascii_int
 from bot.core.context import ChatContext
 from bot.core.flows import TYPED_ANSWERS
 from bot.core.outbox import OutboxDrainer, outbox_of
@@ -90,9 +91,10 @@ class ConsoleChat:
 
     async def wait(self, raw: str) -> list[Reply]:
         """`/wait SECONDS`: let time pass in a scripted demo (the replay clock, jobs and alerts run on)."""
-        if not raw.isdigit() or not 1 <= int(raw) <= 600:
+        seconds = ascii_int(raw, 1, 600)
+        if seconds is None:
             return [Reply(text="Usage: /wait SECONDS (1-600), e.g. /wait 10")]
-        await asyncio.sleep(int(raw))
+        await asyncio.sleep(seconds)
         return [Reply(text=f"({raw} s passed)")]
 
     async def handle(self, line: str) -> list[Reply]:

@@ -31,6 +31,15 @@ def chat_context(update: Update) -> ChatContext | None:
     )
 
 
+def addressed_to_another_bot(text: str, bot_username: str | None) -> bool:
+    """`/start@otherbot …`: in a group, a command with another bot's name is that bot's, not ours."""
+    if not text.startswith("/"):
+        return False
+    head = text.split(maxsplit=1)[0]
+    _, at, target = head.partition("@")
+    return bool(at) and (not bot_username or target.lower() != bot_username.lower())
+
+
 def _core(context: ContextTypes.DEFAULT_TYPE) -> TipsterCore:
     return context.application.bot_data["core"]
 
@@ -60,6 +69,8 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     ctx = chat_context(update)
     if message is None or ctx is None or message.text is None:
+        return
+    if addressed_to_another_bot(message.text, context.bot.username):
         return
     replies = await _core(context).handle_text(ctx, message.text)
     await send_replies(context, message.chat_id, replies)

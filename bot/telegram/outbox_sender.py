@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import warnings
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -79,7 +80,8 @@ class TelegramAlertSender:
     async def send(self, chat_id: str, reply: Reply) -> None:
         texts = render(reply)
         markup = keyboard(reply)
-        target: int | str = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+        # A numeric chat id (ASCII digits: str.isdigit() passes "²", which int() refuses), else an @username.
+        target: int | str = int(chat_id) if re.fullmatch(r"-?[0-9]{1,20}", chat_id) else chat_id
         for i, text in enumerate(texts):
             if i:
                 await asyncio.sleep(self.part_interval)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from bot.core import cards
 from bot.core.access import access_of
-from bot.core.args import parse_int, parse_symbol, shorten, split_key_values
+from bot.core.args import ascii_int, parse_id, parse_int, parse_page, parse_symbol, shorten, split_key_values
 from bot.core.errors import Refused, UserError
 from bot.core.flows import ALREADY_DONE, already_done, ask_confirmation, take_confirmation
 from bot.core.formatting import local_time
@@ -70,9 +70,10 @@ async def alert_admins_of_pending(core: TipsterCore, user: User) -> None:
 
 
 async def _target_by_db_id(core: TipsterCore, raw: str) -> User:
-    if not raw.isdigit():
+    user_id = ascii_int(raw, 1)
+    if user_id is None:
         raise UserError("This button is not valid.")
-    user = await core.services.users.get(int(raw))
+    user = await core.services.users.get(user_id)
     if user is None or user.state == "deleted":
         raise UserError("That user no longer exists.")
     return user
@@ -109,7 +110,7 @@ async def _approved(core: TipsterCore, admin: User, target: User, days: int, rol
 
 @registry.button("ap", permission=ADMIN)
 async def approve_button(core: TipsterCore, press: Press) -> list[Reply]:
-    if len(press.args) != 2 or not press.args[1].isdigit():
+    if len(press.args) != 2 or ascii_int(press.args[1]) is None:
         return [Reply(notice="This button is not valid.")]
     target = await _target_by_db_id(core, press.args[0])
     days = parse_int(press.args[1], "days", 1, MAX_DAYS)
@@ -228,17 +229,18 @@ async def users_cmd(core: TipsterCore, req: Request) -> list[Reply]:
         role, state = "pending", "active"
     if len(positional) > 1:
         raise UserError("Give at most a page number.", USERS_USAGE)
-    page = parse_int(positional[0], "page", 1, 100000, USERS_USAGE) if positional else 1
+    page = parse_page(positional[0], USERS_USAGE) if positional else 1
     return [await users_page(core, page, role, state)]
 
 
 @registry.button("us", permission=ADMIN)
 async def users_page_button(core: TipsterCore, press: Press) -> list[Reply]:
-    if len(press.args) != 3 or not press.args[0].isdigit():
+    page = ascii_int(press.args[0], 1) if len(press.args) == 3 else None
+    if page is None:
         return [Reply(notice="This button is not valid.")]
     role = None if press.args[1] == "-" else press.args[1]
     state = None if press.args[2] == "-" else press.args[2]
-    reply = await users_page(core, int(press.args[0]), role, state)
+    reply = await users_page(core, page, role, state)
     reply.edit = True
     return [reply]
 
@@ -316,10 +318,11 @@ async def activate_cmd(core: TipsterCore, req: Request) -> list[Reply]:
 @registry.button("ua", permission=ADMIN)
 async def activate_button(core: TipsterCore, press: Press) -> list[Reply]:
     target = await _target_by_db_id(core, press.args[0] if press.args else "")
-    if len(press.args) != 2 or not press.args[1].isdigit():
+    extra = ascii_int(press.args[1], 1, MAX_DAYS) if len(press.args) == 2 else None
+    if extra is None:
         return [Reply(notice="This button is not valid.")]
     base = max(core.now(), target.expires_at or core.now())
-    days = int(press.args[1]) + max(0, (base - core.now()).days)  # extend from the current expiry
+    days = extra + max(0, (base - core.now()).days)  # extend from the current expiry
     text = await approve(core, press.user, target, days)
     return [Reply(text=text, notice="Extended")]
 
@@ -437,17 +440,18 @@ async def allsignals_cmd(core: TipsterCore, req: Request) -> list[Reply]:
         raise UserError(f"Unknown filter {shorten(next(iter(pairs)))!r}.", ALLSIGNALS_USAGE)
     if len(positional) > 1:
         raise UserError("Give at most a page number.", ALLSIGNALS_USAGE)
-    page = parse_int(positional[0], "page", 1, 100000, ALLSIGNALS_USAGE) if positional else 1
+    page = parse_page(positional[0], ALLSIGNALS_USAGE) if positional else 1
     return [await allsignals_page(core, req.user, page, symbol, user_id)]
 
 
 @registry.button("as", permission=ADMIN)
 async def allsignals_button(core: TipsterCore, press: Press) -> list[Reply]:
-    if len(press.args) != 3 or not press.args[0].isdigit():
+    page = ascii_int(press.args[0], 1) if len(press.args) == 3 else None
+    if page is None:
         return [Reply(notice="This button is not valid.")]
     symbol = None if press.args[1] == "-" else press.args[1]
-    user_id = None if press.args[2] == "-" else int(press.args[2]) if press.args[2].isdigit() else None
-    reply = await allsignals_page(core, press.user, int(press.args[0]), symbol, user_id)
+    user_id = None if press.args[2] == "-" else ascii_int(press.args[2], 1)
+    reply = await allsignals_page(core, press.user, page, symbol, user_id)
     reply.edit = True
     return [reply]
 
@@ -471,7 +475,8 @@ async def activity_page(core: TipsterCore, admin: User, about: str | None, page:
     lines.append(f"\nPage {page} of {pages}")
     nav = []
     if page < pages:
-        nav.append(core.button("Older ›", "av", page + 1, about or "-"))
+        who = await core.services.users.by_identity(about) if about else None
+        nav.append(core.button("Older ›", "av", page + 1, who.id if who else "-"))
     return Reply(title=f"Audit log{' · ' + about if about else ''}", text="\n".join(lines),
                  buttons=[nav] if nav else [])
 
@@ -481,12 +486,12 @@ async def activity_page(core: TipsterCore, admin: User, about: str | None, page:
 async def activity_cmd(core: TipsterCore, req: Request) -> list[Reply]:
     about, page = None, 1
     args = list(req.args)
-    if args and args[-1].isdigit() and len(args) == 2:
-        page = parse_int(args.pop(), "page", 1, 100000, ACTIVITY_USAGE)
+    if len(args) == 2:
+        page = parse_page(args.pop(), ACTIVITY_USAGE)
     if len(args) > 1:
         raise UserError("Name at most one user and a page.", ACTIVITY_USAGE)
     if args:
-        if args[0].isdigit() and len(req.args) == 1 and len(args[0]) <= 3:
+        if len(req.args) == 1 and ascii_int(args[0], 1, 999) is not None:
             page = int(args[0])  # a small bare number is a page
         else:
             about = (await core.resolve_user(req.user, args[0], ACTIVITY_USAGE)).identity
@@ -495,10 +500,12 @@ async def activity_cmd(core: TipsterCore, req: Request) -> list[Reply]:
 
 @registry.button("av", permission=ADMIN)
 async def activity_button(core: TipsterCore, press: Press) -> list[Reply]:
-    if len(press.args) != 2 or not press.args[0].isdigit():
+    page = ascii_int(press.args[0], 1) if len(press.args) == 2 else None
+    if page is None:
         return [Reply(notice="This button is not valid.")]
-    about = None if press.args[1] == "-" else press.args[1]
-    reply = await activity_page(core, press.user, about, int(press.args[0]))
+    # The button names the user by database id: an identity's ":" is the callback separator.
+    about = None if press.args[1] == "-" else (await _target_by_db_id(core, press.args[1])).identity
+    reply = await activity_page(core, press.user, about, page)
     reply.edit = True
     return [reply]
 
@@ -568,9 +575,7 @@ REPLY_USAGE = "/reply ID TEXT"
 async def reply_cmd(core: TipsterCore, req: Request) -> list[Reply]:
     if len(req.args) < 2:
         raise UserError("Give the message id and your answer.", REPLY_USAGE)
-    raw = req.args[0].lstrip("#")
-    if not raw.isdigit() or len(raw) > 12:
-        raise UserError(f"{shorten(req.args[0])!r} is not a message id (see /inbox).", REPLY_USAGE)
+    raw = str(parse_id(req.args[0], "message", REPLY_USAGE, " (see /inbox)"))
     message = await core.services.messages.get(int(raw))
     if message is None:
         raise UserError(f"No message #{raw}. See /inbox.", REPLY_USAGE)

@@ -4,10 +4,19 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from bot.core.args import parse_symbol, shorten, split_key_values
+from bot.core.args import (
+    ascii_int,
+    check_levels,
+    parse_id,
+    parse_page,
+    parse_symbol,
+    plain_decimal,
+    shorten,
+    split_key_values,
+)
 from bot.core.errors import Refused, UserError
 from bot.core.flows import already_done, ask_confirmation, take_confirmation
 from bot.core.formatting import local_time
@@ -38,22 +47,20 @@ def trading(core: TipsterCore) -> Trading:
 
 
 def parse_size(text: str, usage: str | None = None) -> Decimal:
-    raw = text.strip().lstrip("$").replace(",", "")
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise UserError(f"{shorten(text)!r} is not an amount in dollars (e.g. 500).", usage) from None
-    if not value.is_finite() or value < 1 or value > MAX_SIZE:
+    value = plain_decimal(text.strip().lstrip("$").replace(",", ""))
+    if value is None:
+        raise UserError(f"{shorten(text)!r} is not an amount in dollars: give a plain number between $1 and "
+                        f"{money(MAX_SIZE)} (e.g. 500).", usage)
+    if value < 1 or value > MAX_SIZE:
         raise UserError(f"The size must be between $1 and {money(MAX_SIZE)}.", usage)
     return value.quantize(Decimal("0.01"))
 
 
 def parse_price(text: str, name: str, usage: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise UserError(f"{name} must be a price, not {shorten(text)!r}.", usage) from None
-    if not value.is_finite() or value <= 0:
+    value = plain_decimal(text)
+    if value is None:
+        raise UserError(f"{name} must be a price, not {shorten(text)!r}.", usage)
+    if value <= 0:
         raise UserError(f"{name} must be a positive price.", usage)
     return value
 
@@ -110,7 +117,7 @@ async def _quote_for_signal(core: TipsterCore, user: User, signal: Signal, notio
 
 @registry.button("os", permission=TRADE)
 async def size_button(core: TipsterCore, press: Press) -> list[Reply]:
-    if len(press.args) != 2 or not press.args[1].isdigit():
+    if len(press.args) != 2 or ascii_int(press.args[1]) is None:
         return [Reply(notice="This button is not valid.")]
     signal = await _tradeable_signal(core, press.user, press.args[0])
     notional = parse_size(press.args[1])
@@ -139,7 +146,7 @@ async def continue_open_size(core: TipsterCore, req: Request, state: dict[str, i
 
 @registry.button("oy", permission=TRADE, expensive=True)
 async def confirm_button(core: TipsterCore, press: Press) -> list[Reply]:
-    if len(press.args) != 3 or not press.args[1].isdigit():
+    if len(press.args) != 3 or ascii_int(press.args[1]) is None:
         return [Reply(notice="This button is not valid.")]
     signal = await _tradeable_signal(core, press.user, press.args[0])
     if await take_confirmation(core, press, "open_tip") is None:
@@ -179,6 +186,7 @@ async def open_cmd(core: TipsterCore, req: Request) -> list[Reply]:
     if (below is not None and below >= price) or (above is not None and above <= price):
         raise UserError(f"For a {side.value} at {price}, the stop-loss must be on the losing side and the "
                         "take-profit on the winning side.", OPEN_USAGE)
+    check_levels(price, sl, tp, OPEN_USAGE)
     quote = await trading(core).quote(req.user, symbol, side, notional, sl, tp, decimals, None)
     nonce = await ask_confirmation(core, req.user.id, req.ctx.chat_key, "open_confirm", {
         "symbol": symbol, "side": side.value, "notional": str(notional), "sl": str(sl) if sl else None,
@@ -245,9 +253,7 @@ async def positions_cmd(core: TipsterCore, req: Request) -> list[Reply]:
 
 
 async def _own_position(core: TipsterCore, user: User, raw: str) -> Position:
-    raw = raw.lstrip("#")
-    if not raw.isdigit() or len(raw) > 12:
-        raise UserError(f"{shorten(raw)!r} is not a position id (see /positions).", "/close ID|all")
+    raw = str(parse_id(raw, "position", "/close ID|all", " (see /positions)"))
     position = await trading(core).repo.get(int(raw))
     if position is None:
         raise UserError(f"No position #{raw}.", "/close ID|all")
@@ -353,9 +359,9 @@ def performance_lines(closed: list[Position]) -> list[str]:
 
 @registry.command("trades", "/trades [PAGE]", "your closed positions, paged", permission=TRADE, group="Positions")
 async def trades_cmd(core: TipsterCore, req: Request) -> list[Reply]:
-    if len(req.args) > 1 or (req.args and not req.args[0].isdigit()):
+    if len(req.args) > 1:
         raise UserError("Give at most a page number.", "/trades [PAGE]")
-    page = max(1, int(req.args[0])) if req.args else 1
+    page = parse_page(req.args[0], "/trades [PAGE]") if req.args else 1
     repo = trading(core).repo
     total = await repo.count_closed(req.user.id)
     items = await repo.closed(req.user.id, None, PAGE, (page - 1) * PAGE)

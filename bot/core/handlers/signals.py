@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 
 from bot.core import cards
 from bot.core.args import (
-    parse_int,
+    ascii_int,
+    parse_id,
     parse_overrides,
+    parse_page,
     parse_symbol,
     parse_timeframe,
     shorten,
@@ -171,22 +173,22 @@ async def continue_pick(core: TipsterCore, req: Request, overrides: dict[str, fl
 
 
 def _index(args: list[str], size: int) -> int:
-    if len(args) < 1 or not args[0].isdigit() or int(args[0]) >= size:
+    index = ascii_int(args[0], 0, size - 1) if args else None
+    if index is None:
         raise UserError("This button is out of date; send /signal again.")
-    return int(args[0])
+    return index
 
 
 async def owned_signal(core: TipsterCore, user: User, raw_id: str, *, owner_only: bool = False) -> Signal:
     """The user's own tip by id, or a refusal that never says whether another user's tip exists.
 
     Admins may read every tip; buttons that act on a tip (`owner_only`) are its owner's alone."""
-    if not raw_id.isdigit() or len(raw_id) > 12:
-        raise UserError(f"{shorten(raw_id)!r} is not a tip id.", "/history ID")
-    signal = await core.services.signals.get(int(raw_id))
+    signal_id = parse_id(raw_id, "tip", "/history ID")
+    signal = await core.services.signals.get(signal_id)
     if signal is None:
-        raise UserError(f"No tip #{raw_id} (it may have been deleted).")
+        raise UserError(f"No tip #{signal_id} (it may have been deleted).")
     if signal.user_id != user.id and (owner_only or user.role != "admin"):
-        raise Refused(f"Tip #{raw_id} is not yours.", reason=f"foreign signal {raw_id}")
+        raise Refused(f"Tip #{signal_id} is not yours.", reason=f"foreign signal {signal_id}")
     return signal
 
 
@@ -281,14 +283,15 @@ async def signals_page(core: TipsterCore, user: User, page: int) -> Reply:
 async def signals_cmd(core: TipsterCore, req: Request) -> list[Reply]:
     if len(req.args) > 1:
         raise UserError("Give at most a page number.", "/signals [PAGE]")
-    page = parse_int(req.args[0], "page", 1, 100000, "/signals [PAGE]") if req.args else 1
+    page = parse_page(req.args[0], "/signals [PAGE]") if req.args else 1
     return [await signals_page(core, req.user, page)]
 
 
 @registry.button("sp")
 async def signals_page_button(core: TipsterCore, press: Press) -> list[Reply]:
-    if not press.args or not press.args[0].isdigit():
+    page = ascii_int(press.args[0], 1) if press.args else None
+    if page is None:
         return [Reply(notice="This button is not valid.")]
-    reply = await signals_page(core, press.user, int(press.args[0]))
+    reply = await signals_page(core, press.user, page)
     reply.edit = True
     return [reply]
