@@ -193,6 +193,14 @@ def _closed_count(series: _Series, now: float) -> int:
     return int(np.searchsorted(series.base.timestamps, math.floor(now - series.entry.base.seconds), side="right"))
 
 
+def _candles(series: _Series, timeframe: str, window: Bars, *, forming: bool = False) -> Candles:
+    """A window of a symbol's bars as Candles: copies (the parsed arrays are shared and read-only), DEMO."""
+    return Candles(symbol=series.entry.symbol, timeframe=timeframe, timestamps=window.timestamps.copy(),
+                   open=window.open.copy(), high=window.high.copy(), low=window.low.copy(),
+                   close=window.close.copy(), volume=window.volume.copy(), source=series.data.source, demo=True,
+                   forming=forming, price_decimals=series.data.price_decimals)
+
+
 class ReplayMarket:
     """The bundled candles as a `MarketData` source (always `demo`).
 
@@ -358,20 +366,7 @@ class ReplayMarket:
                 f"{datetime.fromtimestamp(now, tz=UTC):%Y-%m-%d %H:%M} UTC, need at least {needed}"
             )
         window = window.slice(max(len(window) - bars, 0), len(window))
-        return Candles(
-            symbol=entry.symbol,
-            timeframe=timeframe,
-            timestamps=window.timestamps.copy(),
-            open=window.open.copy(),
-            high=window.high.copy(),
-            low=window.low.copy(),
-            close=window.close.copy(),
-            volume=window.volume.copy(),
-            source=series.data.source,
-            demo=True,
-            forming=forming,
-            price_decimals=series.data.price_decimals,
-        )
+        return _candles(series, timeframe, window, forming=forming)
 
     @staticmethod
     def _window(series: _Series, timeframe: str, now: float) -> tuple[Bars, bool]:
@@ -401,19 +396,7 @@ class ReplayMarket:
         first = int(np.searchsorted(base.timestamps, math.ceil(since.timestamp()), side="left"))  # whole seconds
         closed = _closed_count(series, self._virtual_now(series))
         window = base.slice(first, max(first, closed))
-        return Candles(
-            symbol=entry.symbol,
-            timeframe=entry.base.timeframe,
-            timestamps=window.timestamps.copy(),
-            open=window.open.copy(),
-            high=window.high.copy(),
-            low=window.low.copy(),
-            close=window.close.copy(),
-            volume=window.volume.copy(),
-            source=series.data.source,
-            demo=True,
-            price_decimals=series.data.price_decimals,
-        )
+        return _candles(series, entry.base.timeframe, window)
 
     async def last_price(self, symbol: str) -> Decimal:
         entry = self._entry(symbol)
