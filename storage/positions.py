@@ -15,7 +15,6 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import aiosqlite
-import numpy as np
 
 from engine.brokers.base import Fill, Side
 from engine.positions import Position
@@ -46,29 +45,6 @@ def _position(r: aiosqlite.Row) -> Position:
         pnl_abs=_d(r["pnl_abs"]), pnl_pct=r["pnl_pct"], error=r["error"], created_at=from_db_time(r["created_at"]),
         opened_at=from_db_time(r["opened_at"]), closed_at=from_db_time(r["closed_at"]),
     )
-
-
-@dataclass
-class OpenBook:
-    ids: np.ndarray
-    symbols: list[str]
-    is_long: np.ndarray
-    entry: np.ndarray
-    stop: np.ndarray
-    target: np.ndarray
-    extreme: np.ndarray
-    trail_active: np.ndarray
-    last_alert_pnl: np.ndarray
-    near_sent: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.ids.shape[0])
-
-    @classmethod
-    def empty(cls) -> OpenBook:
-        f = np.empty(0, dtype=float)
-        b = np.empty(0, dtype=bool)
-        return cls(np.empty(0, dtype=np.int64), [], b, f, f, f, f, b, f, b)
 
 
 @dataclass(frozen=True)
@@ -289,35 +265,6 @@ class PositionRepository:
             " updated_at = ? WHERE client_order_id = ?",
             (fill.status.value, fill.broker_order_id, str(fill.quantity), str(fill.price), str(fill.fee),
              fill.detail[:300], to_db_time(utcnow()), client_order_id))
-
-    async def open_book(self) -> OpenBook:
-        """Every open position as numpy columns, read straight from SQLite: the monitor decides for
-        thousands of positions without building a model per row."""
-        async with self.db.conn.execute(
-            "SELECT id, symbol, side = 'long', CAST(entry_price AS REAL), CAST(stop_loss AS REAL),"
-            " CAST(take_profit AS REAL), CAST(COALESCE(trail_extreme, entry_price) AS REAL), trail_active,"
-            " last_alert_pnl, near_target_sent FROM positions WHERE status = 'open' ORDER BY id") as cursor:
-            cursor.row_factory = None  # plain tuples: sqlite3.Row objects cost more than the query itself
-            rows = list(await cursor.fetchall())
-        if not rows:
-            return OpenBook.empty()
-        ids, symbols, is_long, entry, stop, target, extreme, active, last_alert, near = zip(*rows, strict=True)
-        nan = float("nan")
-        return OpenBook(
-            ids=np.array(ids, dtype=np.int64), symbols=list(symbols), is_long=np.array(is_long, dtype=bool),
-            entry=np.array(entry, dtype=float),
-            stop=np.array([nan if v is None else v for v in stop], dtype=float),
-            target=np.array([nan if v is None else v for v in target], dtype=float),
-            extreme=np.array(extreme, dtype=float), trail_active=np.array(active, dtype=bool),
-            last_alert_pnl=np.array(last_alert, dtype=float), near_sent=np.array(near, dtype=bool))
-
-    async def save_trails(self, rows: list[tuple[int, str, int]]) -> None:
-        """(id, trail_extreme, trail_active): only positions whose trailing state moved this tick."""
-        if rows:
-            async with self.db.transaction() as conn:
-                await conn.executemany(
-                    "UPDATE positions SET trail_extreme = ?, trail_active = ? WHERE id = ? AND status = 'open'",
-                    [(e, a, i) for i, e, a in rows])
 
     async def save_alert_marks(self, rows: list[tuple[int, float, int, str]], alerts: list[AlertSpec]) -> None:
         """(id, last_alert_pnl, near_target_sent, last_price) for positions that were alerted, with the alerts."""
