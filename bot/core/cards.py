@@ -66,7 +66,8 @@ def sentiment_line(signal: Signal) -> str:
     if signal.sentiment_unavailable:
         kinds = {item.kind for item in signal.news}
         only = " · from RSS alone" if kinds == {"news"} else ""
-    return (f"Sentiment: {signal.sentiment_model} over {signal.sentiment_texts} texts from {sources}"
+    texts = "1 text" if signal.sentiment_texts == 1 else f"{signal.sentiment_texts} texts"
+    return (f"Sentiment: {signal.sentiment_model} over {texts} from {sources}"
             f"{age}{only}{failed}")
 
 
