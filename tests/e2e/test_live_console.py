@@ -50,7 +50,8 @@ async def servers() -> AsyncIterator[Servers]:
 
 async def run_demo(tmp_path: Path, servers: Servers, stdin: str, *, subreddits: str = "{}",
                    model: str = "offline", extra_env: dict[str, str] | None = None) -> tuple[str, str, int]:
-    feed = servers.news.feed("c1", [("Bitcoin ETF inflows hit a record as institutions buy", timedelta(hours=2)),
+    feed = servers.news.feed("c1", [("Bitcoin ETF inflows hit a record as institutions buy",
+                                     timedelta(hours=2, minutes=30)),
                                     ("Bitcoin miners report strong profit growth", timedelta(hours=5)),
                                     ("Crypto lender files for bankruptcy after losses", timedelta(hours=30)),
                                     ("Old news: bitcoin slumps", timedelta(hours=60))], title="Coin Feed")
