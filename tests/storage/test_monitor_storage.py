@@ -264,3 +264,18 @@ async def test_apply_changes_leaves_out_a_tip_deleted_meanwhile(db: Database):
     assert (await SignalRepository(db).get(kept.id)).recommendation is Recommendation.HOLD
     assert [a.payload["title"] for a in await AlertRepository(db).for_chat("telegram", "60")] == [f"tip {kept.id}"]
     assert await db.scalar("SELECT COUNT(*) FROM signal_history WHERE signal_id = ?", (gone.id,)) == 0
+
+
+async def test_record_checked_stores_a_nan_score_as_null_and_keeps_neighbours_exact(db: Database):
+    stored = await add_tips(db)
+    repo = MonitorRepository(db)
+    ids = np.array([stored[0].id, stored[1].id])
+    await repo.record_checked([
+        CheckedGroup(ids=ids[:1], fused=np.array([np.nan]), technical=np.array([0.5]), sentiment=0.0,
+                     price="1", bar_time=BAR),
+        CheckedGroup(ids=ids[1:], fused=np.array([1 / 7]), technical=np.array([-2 / 9]), sentiment=0.0,
+                     price="1", bar_time=BAR),
+    ])
+    rows = {r[0]: (r[1], r[2], r[3]) for r in await db.fetchall(
+        "SELECT signal_id, cycles, last_fused, last_technical FROM signal_monitor")}
+    assert rows == {stored[0].id: (1, None, 0.5), stored[1].id: (1, 1 / 7, -2 / 9)}
