@@ -1,7 +1,7 @@
 """Admins hear once when a data source refuses our credentials (SPEC §10: stop and alert on auth errors).
 
 Once per source per run: a monitor cycle every two minutes must not page the admins every two minutes.
-Fixing the keys means a restart (or /reload), which starts a new run.
+Fixing the keys means a restart, which starts a new run.
 """
 
 from __future__ import annotations
