@@ -31,7 +31,7 @@ from pathlib import Path
 from bot.app import open_core
 from bot.core.jobs.monitor import CycleResult, SignalMonitor
 from bot.core.service import TipsterCore
-from engine.config import Settings, load_settings
+from bot.settings import Settings, load_settings
 from engine.market.base import MarketData
 from engine.market.replay import ReplayMarket
 from engine.models import Candles, SignalParams

@@ -26,8 +26,8 @@ from bench.monitoring import AliasMarket
 from bot.app import open_core
 from bot.core.jobs.positions import PositionMonitor, TickResult
 from bot.core.service import TipsterCore
+from bot.settings import load_settings
 from engine.brokers.base import Side
-from engine.config import load_settings
 from engine.market.replay import ReplayMarket
 from engine.models import Candles
 from engine.positions import ExitBook, Position, SymbolBars, build_window, decide, pnl_fraction

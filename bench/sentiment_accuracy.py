@@ -21,7 +21,7 @@ from importlib import resources
 
 import numpy as np
 
-from engine.config import load_settings
+from bot.settings import load_settings
 from engine.sentiment.dataset import Labelled, load_handwritten_news, load_tweets
 from engine.sentiment.offline import OfflineModel, rule_features
 from engine.sentiment.protocols import LABELS

@@ -13,10 +13,10 @@ from bot.core.outbox import outbox_of
 from bot.core.scheduler import JobScheduler, build_scheduler
 from bot.core.service import Services, TipsterCore
 from bot.core.trading import Trading
+from bot.settings import Settings
 from engine.brokers.base import Broker
 from engine.brokers.paper import PaperBroker
 from engine.cache import Cache, MemoryCache
-from engine.config import Settings, use_settings
 from engine.market.base import MarketData
 from engine.market.cache import CachedMarket
 from engine.market.replay import ReplayMarket
@@ -119,7 +119,6 @@ def build_brokers(settings: Settings, market: MarketData) -> dict[str, Broker]:
 
 @asynccontextmanager
 async def open_core(settings: Settings, *, market: MarketData | None = None) -> AsyncIterator[TipsterCore]:
-    use_settings(settings)
     db = await Database(settings.storage.sqlite_path).open()
     cache = build_cache(settings)
     try:

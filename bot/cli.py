@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from bot.logging_setup import mask_secrets, settings_secrets, setup_logging
-from engine.config import ConfigError, Settings, load_settings
+from bot.settings import ConfigError, Settings, load_settings
 
 CONSOLE_OWNER = "console:local"
 log = logging.getLogger("tipster")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 if TYPE_CHECKING:
-    from engine.config import Settings
+    from bot.settings import Settings
 
 # Telegram bot tokens look like 123456789:AAE...; they also appear inside Bot API URLs.
 _TOKEN_RE = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{20,}\b")

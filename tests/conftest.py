@@ -10,7 +10,7 @@ import pytest
 from bot.app import open_core
 from bot.core.context import ChatContext
 from bot.core.service import TipsterCore
-from engine.config import Settings, load_settings, use_settings
+from bot.settings import Settings, load_settings
 from tests.support.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +24,6 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("TIPSTER_"):
             monkeypatch.delenv(key)
-    use_settings(Settings())
 
 
 @pytest.fixture(scope="session")

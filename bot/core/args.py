@@ -8,7 +8,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.core.errors import UserError
-from engine.config import TIMEFRAMES
+from engine.market.resample import TIMEFRAMES
 from engine.market.symbols import is_valid_symbol, normalise_symbol
 
 MAX_ARG_LEN = 64

@@ -26,7 +26,7 @@ from bot.core.ratelimit import SlidingWindowLimiter
 from bot.core.registry import Press, Request, registry
 from bot.core.replies import Button, Reply
 from bot.core.source_alerts import SourceAlerts
-from engine.config import Settings
+from bot.settings import Settings
 from engine.market.base import MarketData
 from engine.models import SignalParams
 from engine.signals import SentimentProvider

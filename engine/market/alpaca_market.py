@@ -24,11 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.config import TIMEFRAMES
 from engine.fetching import DEFAULT_POLICY, FetchPolicy, HttpClient, SourceError
 from engine.market import sessions
 from engine.market.base import MarketUnavailable, NoData, StaleData, UnknownSymbol, UnknownTimeframe
-from engine.market.resample import Bars, timeframe_seconds
+from engine.market.resample import TIMEFRAMES, Bars, timeframe_seconds
 from engine.market.symbols import normalise_symbol
 from engine.market.validation import MalformedCandles, checked_bars, checked_price, live_candles
 from engine.models import Candles

@@ -27,10 +27,9 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from engine.config import TIMEFRAMES
 from engine.fetching import DEFAULT_POLICY, AuthFailed, FetchPolicy, SourceError, parse_retry_after, with_retries
 from engine.market.base import MarketUnavailable, NoData, StaleData, UnknownSymbol, UnknownTimeframe
-from engine.market.resample import Bars, timeframe_seconds
+from engine.market.resample import TIMEFRAMES, Bars, timeframe_seconds
 from engine.market.symbols import normalise_symbol
 from engine.market.validation import MalformedCandles, checked_bars, checked_price, live_candles
 from engine.models import Candles

@@ -30,9 +30,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from engine.config import TIMEFRAMES
 from engine.market.base import NoData, UnknownSymbol, UnknownTimeframe
-from engine.market.resample import Bars, resample, timeframe_seconds
+from engine.market.resample import TIMEFRAMES, Bars, resample, timeframe_seconds
 from engine.market.symbols import asset_class, normalise_symbol
 from engine.models import AssetClass, Candles
 

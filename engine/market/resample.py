@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+# The timeframes a tip may be asked for (SPEC §2).
+TIMEFRAMES: tuple[str, ...] = ("15m", "1h", "4h", "1d")
+
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _TIMEFRAME_RE = re.compile(r"^([1-9][0-9]{0,3})([mhdw])$")
 

@@ -11,7 +11,7 @@ from bot.core.access import Access, access_message, access_of
 from bot.core.permissions import ROLE_PERMISSIONS, Permission, Role, allowed
 from bot.core.registry import registry
 from bot.core.service import TipsterCore
-from engine.config import Settings
+from bot.settings import Settings
 from storage.models import User
 from tests.bot.test_core_signals import button_data, texts
 from tests.conftest import user_ctx

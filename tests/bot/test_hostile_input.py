@@ -17,7 +17,7 @@ from bot.core.errors import UserError
 from bot.core.registry import registry
 from bot.core.replies import CUT_LINE, MAX_PARTS, Reply, split_text
 from bot.core.service import TipsterCore
-from engine.config import Settings
+from bot.settings import Settings
 from tests.bot.test_core_signals import button_data, texts
 from tests.conftest import user_ctx
 from tests.support.fake_alpaca import FakeAlpaca

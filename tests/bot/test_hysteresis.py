@@ -11,7 +11,7 @@ import pytest
 from bot.app import open_core
 from bot.core.jobs.monitor import SignalMonitor
 from bot.core.service import TipsterCore
-from engine.config import Settings
+from bot.settings import Settings
 from engine.models import Recommendation, SignalParams
 from engine.reevaluate import settle_changes
 from engine.signals import generate_signal

@@ -18,7 +18,7 @@ import pytest
 from bot.app import open_core
 from bot.core.context import ChatContext
 from bot.core.service import TipsterCore
-from engine.config import Settings, load_settings
+from bot.settings import Settings, load_settings
 from storage.alerts import AlertRepository
 from tests.bot.test_core_signals import button_data, texts
 from tests.conftest import ROOT, user_ctx

@@ -12,7 +12,7 @@ import pytest
 
 from bot import cli
 from bot.logging_setup import SecretMaskingFilter, settings_secrets, setup_logging
-from engine.config import Settings
+from bot.settings import Settings
 
 TELEGRAM = "7654321:AAE-telegram-secret-half-0123456789"
 SECRETS = {

@@ -9,7 +9,7 @@ import pytest
 from bot.app import jobs_running, open_core
 from bot.core.jobs.monitor import SignalMonitor
 from bot.core.service import TipsterCore
-from engine.config import Settings
+from bot.settings import Settings
 from storage.alerts import AlertRepository
 from tests.bot.test_core_signals import texts
 from tests.conftest import user_ctx

@@ -12,7 +12,7 @@ import bot.core.jobs.monitor as monitor_module
 from bot.app import open_core
 from bot.core.jobs.monitor import SignalMonitor
 from bot.core.service import TipsterCore
-from engine.config import Settings
+from bot.settings import Settings
 from engine.models import SignalParams
 from engine.signals import generate_signal
 from storage.alerts import AlertRepository

@@ -11,8 +11,8 @@ import pytest
 from bot.app import open_core
 from bot.core.jobs.positions import PositionMonitor
 from bot.core.service import TipsterCore
+from bot.settings import Settings
 from engine.brokers.base import BrokerError, Fill, OrderRequest, OrderStatus
-from engine.config import Settings
 from storage.alerts import AlertRepository
 from tests.bot.test_core_signals import button_data, texts
 from tests.conftest import user_ctx

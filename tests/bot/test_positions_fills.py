@@ -15,7 +15,7 @@ import pytest
 from bot.app import open_core
 from bot.core.jobs.positions import PositionMonitor
 from bot.core.service import TipsterCore
-from engine.config import Settings
+from bot.settings import Settings
 from engine.market.replay import ReplayMarket
 from storage.db import to_db_time
 from tests.bot.test_core_signals import button_data, texts

@@ -22,7 +22,7 @@ from bot.app import open_core
 from bot.core.context import ChatContext
 from bot.core.replies import Reply
 from bot.core.service import TipsterCore
-from engine.config import Settings
+from bot.settings import Settings
 from engine.market.replay import ReplayMarket
 from engine.models import Candles
 from storage.alerts import AlertRepository

@@ -14,7 +14,7 @@ import pytest
 from bot.app import open_core
 from bot.core.replies import Reply
 from bot.core.service import TipsterCore
-from engine.config import Settings
+from bot.settings import Settings
 from storage.alerts import AlertRepository
 from tests.bot.test_core_signals import button_data, texts
 from tests.conftest import user_ctx

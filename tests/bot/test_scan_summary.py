@@ -13,7 +13,7 @@ from bot.core.context import ChatContext
 from bot.core.jobs.scan import WatchlistScanner
 from bot.core.jobs.summary import DailySummary, SummaryScope
 from bot.core.service import TipsterCore
-from engine.config import Settings
+from bot.settings import Settings
 from storage.alerts import AlertRepository
 from storage.db import to_db_time
 from tests.bot.test_core_signals import texts

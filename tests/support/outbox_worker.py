@@ -18,8 +18,8 @@ import logging
 import sys
 from types import SimpleNamespace
 
+from bot.settings import Settings
 from bot.telegram.outbox_sender import telegram_outbox_running
-from engine.config import Settings
 from storage.db import Database
 
 DEFAULT_TOKEN = "123456:TEST-token-abcdefghijklmnopqrstu"

@@ -12,8 +12,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from bot.app import open_core
+from bot.settings import load_settings
 from engine.brokers.base import Side
-from engine.config import load_settings
 
 CONFIG = Path(__file__).resolve().parents[2] / "config.yaml"
 SYMBOL = "AAPL"

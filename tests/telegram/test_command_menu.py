@@ -9,8 +9,8 @@ import pytest
 from bot.app import open_core
 from bot.core.permissions import Permission
 from bot.core.registry import Command, registry
+from bot.settings import Settings
 from bot.telegram.runner import bot_commands, telegram_running
-from engine.config import Settings
 from tests.support.bot_api_server import FakeBotApi
 
 TOKEN = "123456:MENU-token-abcdefghijklmnopqrstu"

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.app import open_core
+from bot.settings import Settings
 from bot.telegram.runner import telegram_running
-from engine.config import Settings
 from tests.support.bot_api_server import FakeBotApi
 
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstu"

@@ -9,8 +9,8 @@ import pytest
 
 from bot.app import jobs_running, open_core
 from bot.core.service import TipsterCore
+from bot.settings import Settings
 from bot.telegram.runner import telegram_running
-from engine.config import Settings
 from storage.alerts import AlertRepository
 from tests.support.bot_api_server import FakeBotApi
 from tests.telegram.test_e2e import TOKEN

@@ -22,9 +22,9 @@ from bot.core.outbox import (
 )
 from bot.core.replies import Button, Reply
 from bot.core.service import TipsterCore
+from bot.settings import Settings
 from bot.telegram.outbox_sender import TelegramAlertSender, outbox_bot, retry_after_seconds
 from bot.telegram.runner import telegram_running
-from engine.config import Settings
 from tests.support.bot_api_server import FakeBotApi
 
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstu"

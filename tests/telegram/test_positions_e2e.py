@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.app import jobs_running, open_core
+from bot.settings import Settings
 from bot.telegram.runner import telegram_running
-from engine.config import Settings
 from tests.support.bot_api_server import FakeBotApi
 from tests.telegram.test_e2e import TOKEN, buttons
 

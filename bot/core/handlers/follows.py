@@ -13,8 +13,8 @@ from bot.core.args import parse_symbol, parse_timeframe, shorten
 from bot.core.errors import Refused, UserError
 from bot.core.registry import Press, Request, registry
 from bot.core.replies import Button, Reply
-from engine.config import TIMEFRAMES
 from engine.market.base import MarketError, UnknownSymbol
+from engine.market.resample import TIMEFRAMES
 from storage.follows import ALL
 from storage.models import User
 

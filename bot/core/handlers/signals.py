@@ -22,8 +22,8 @@ from bot.core.handlers.follows import market_timeframes
 from bot.core.permissions import Permission, allowed
 from bot.core.registry import Press, Request, registry
 from bot.core.replies import Button, Reply
-from engine.config import TIMEFRAMES
 from engine.market.base import MarketError, NoData
+from engine.market.resample import TIMEFRAMES
 from engine.models import Recommendation, Signal
 from engine.signals import generate_signal
 from storage.models import User

@@ -7,7 +7,7 @@ from typing import Any, get_args
 import pytest
 from pydantic import BaseModel
 
-from engine.config import ConfigError, Settings, load_settings
+from bot.settings import ConfigError, Settings, load_settings
 
 
 def float_settings(model: type[BaseModel] = Settings, prefix: str = "") -> list[str]:

@@ -1,6 +1,6 @@
 import pytest
 
-from engine.config import ConfigError, Settings, load_settings
+from bot.settings import ConfigError, Settings, load_settings
 
 
 def test_defaults_match_spec():

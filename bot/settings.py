@@ -1,7 +1,7 @@
 """Tipster's settings: one pydantic-settings model, loaded from config.yaml and `TIPSTER_*` env vars.
 
-Every wing reads the same `Settings`; it lives in the engine because the engine is the bottom of the house
-(bot and storage may import it, it imports neither).
+The application's settings live with the application (ARCHITECTURE.md): the engine never reads them; the
+composition root (bot/app.py) hands each part of the engine the plain parameters it needs.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from engine.market.resample import TIMEFRAMES
 from engine.scoring import validate_params
 
-TIMEFRAMES: tuple[str, ...] = ("15m", "1h", "4h", "1d")
 DEFAULT_SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "AAPL", "GOOG", "SPY"]
 
 
@@ -449,19 +449,3 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any], path: tuple[str, ..
         else:
             out[key] = value
     return out
-
-
-_current: Settings | None = None
-
-
-def use_settings(settings: Settings) -> None:
-    """Make `settings` the process-wide settings (the app calls this at start and on /reload)."""
-    global _current
-    _current = settings
-
-
-def current_settings() -> Settings:
-    global _current
-    if _current is None:
-        _current = Settings()
-    return _current
