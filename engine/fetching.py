@@ -177,6 +177,36 @@ class HttpClient:
         await self._client.aclose()
 
 
+class SourceHealth:
+    """A source's last answer and its current failure, for /health: ok, idle, or degraded since when."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self.last_ok: float | None = None
+        self.last_error: str | None = None
+        self.error_since: float | None = None
+
+    def succeeded(self) -> None:
+        self.last_ok = self._clock()
+        self.last_error = self.error_since = None
+
+    def failed(self, message: str) -> None:
+        if self.error_since is None:
+            self.error_since = self._clock()
+        self.last_error = message
+
+    def line(self, idle: str, ok_detail: str = "") -> str:
+        from datetime import UTC, datetime
+
+        if self.last_error is not None and self.error_since is not None:
+            since = datetime.fromtimestamp(self.error_since, tz=UTC)
+            return f"degraded: {self.last_error} (since {since:%H:%M} UTC)"
+        if self.last_ok is None:
+            return idle
+        when = datetime.fromtimestamp(self.last_ok, tz=UTC)
+        return f"ok · {ok_detail}last answer {when:%H:%M:%S} UTC"
+
+
 def _redact(url: str) -> str:
     """Logged URLs lose their query: some APIs take tokens there."""
     return url.split("?", 1)[0]

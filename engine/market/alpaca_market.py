@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.fetching import DEFAULT_POLICY, FetchPolicy, HttpClient, SourceError
+from engine.fetching import DEFAULT_POLICY, FetchPolicy, HttpClient, SourceError, SourceHealth
 from engine.market import sessions
 from engine.market.base import MarketUnavailable, NoData, StaleData, UnknownSymbol, UnknownTimeframe
 from engine.market.resample import TIMEFRAMES, Bars, timeframe_seconds
@@ -76,9 +76,7 @@ class AlpacaMarket:
         self._clock = clock
         self._client = HttpClient("Alpaca data", policy=policy,
                                   base_headers={"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret})
-        self._last_ok: float | None = None
-        self._last_error: str | None = None
-        self._error_since: float | None = None
+        self._health = SourceHealth(self._clock)
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -86,13 +84,10 @@ class AlpacaMarket:
     # ---- plumbing -----------------------------------------------------------------------------------------
 
     def _succeeded(self) -> None:
-        self._last_ok = self._clock()
-        self._last_error = self._error_since = None
+        self._health.succeeded()
 
     def _failed(self, message: str) -> None:
-        if self._error_since is None:
-            self._error_since = self._clock()
-        self._last_error = message
+        self._health.failed(message)
 
     def _unknown(self, symbol: str) -> UnknownSymbol:
         close = difflib.get_close_matches(symbol, self._known, n=5, cutoff=0.5)
@@ -281,13 +276,7 @@ class AlpacaMarket:
 
     def status(self) -> dict[str, str]:
         key = f"alpaca data ({self.feed})"
-        if self._last_error is not None and self._error_since is not None:
-            since = datetime.fromtimestamp(self._error_since, tz=UTC)
-            return {key: f"degraded: {self._last_error} (since {since:%H:%M} UTC)"}
-        if self._last_ok is None:
-            return {key: "idle · no request yet"}
-        when = datetime.fromtimestamp(self._last_ok, tz=UTC)
-        return {key: f"ok · last answer {when:%H:%M:%S} UTC"}
+        return {key: self._health.line("idle · no request yet", "")}
 
 
 __all__ = ["ALPACA_TIMEFRAMES", "DEFAULT_DATA_URL", "AlpacaMarket"]

@@ -27,7 +27,15 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from engine.fetching import DEFAULT_POLICY, AuthFailed, FetchPolicy, SourceError, parse_retry_after, with_retries
+from engine.fetching import (
+    DEFAULT_POLICY,
+    AuthFailed,
+    FetchPolicy,
+    SourceError,
+    SourceHealth,
+    parse_retry_after,
+    with_retries,
+)
 from engine.market.base import MarketUnavailable, NoData, StaleData, UnknownSymbol, UnknownTimeframe
 from engine.market.resample import TIMEFRAMES, Bars, timeframe_seconds
 from engine.market.symbols import normalise_symbol
@@ -112,9 +120,7 @@ class CcxtMarket:
         self._markets: dict[str, dict[str, Any]] | None = None
         self._reload = False  # a load that failed or came back empty must hit the exchange again
         self._lock = asyncio.Lock()
-        self._last_ok: float | None = None
-        self._last_error: str | None = None
-        self._error_since: float | None = None
+        self._health = SourceHealth(self._clock)
         self._ccxt_errors = ccxt_async  # the module, for its exception classes
 
     # ---- plumbing -----------------------------------------------------------------------------------------
@@ -183,14 +189,10 @@ class CcxtMarket:
         return result
 
     def _succeeded(self) -> None:
-        self._last_ok = self._clock()
-        self._last_error = None
-        self._error_since = None
+        self._health.succeeded()
 
     def _failed(self, message: str) -> None:
-        if self._error_since is None:
-            self._error_since = self._clock()
-        self._last_error = message
+        self._health.failed(message)
 
     def _malformed(self, symbol: str, timeframe: str, reason: str) -> MarketUnavailable:
         message = f"{self.title} sent a malformed answer for {symbol} {timeframe} ({reason})"
@@ -416,13 +418,8 @@ class CcxtMarket:
 
     def status(self) -> dict[str, str]:
         key = self.name
-        if self._last_error is not None and self._error_since is not None:
-            since = datetime.fromtimestamp(self._error_since, tz=UTC)
-            return {key: f"degraded: {self._last_error} (since {since:%H:%M} UTC)"}
-        if self._last_ok is None:
-            return {key: "idle · markets load on the first request"}
-        when = datetime.fromtimestamp(self._last_ok, tz=UTC)
-        return {key: f"ok · {len(self._markets or {}):,} spot markets · last answer {when:%H:%M:%S} UTC"}
+        markets = f"{len(self._markets or {}):,} spot markets · "
+        return {key: self._health.line("idle · markets load on the first request", markets)}
 
 
 __all__ = ["CcxtMarket", "rebase_urls", "tick_decimals"]

@@ -733,3 +733,20 @@ async def test_router_routes_bars_since(binance: FakeBinance, now: float) -> Non
             await routed.bars_since("AAPL", datetime.fromtimestamp(bucket, tz=UTC))
     finally:
         await routed.close()
+
+
+def test_source_health_lines_follow_the_last_answer() -> None:
+    from engine.fetching import SourceHealth
+
+    now = [1_764_590_400.0]  # 2025-12-01 12:00:00 UTC
+    health = SourceHealth(lambda: now[0])
+    assert health.line("idle · nothing asked") == "idle · nothing asked"
+    health.succeeded()
+    assert health.line("idle", "3 markets · ") == "ok · 3 markets · last answer 12:00:00 UTC"
+    now[0] += 90
+    health.failed("timed out after 10 s")
+    now[0] += 600
+    health.failed("server error (HTTP 503)")  # still degraded since the first failure
+    assert health.line("idle") == "degraded: server error (HTTP 503) (since 12:01 UTC)"
+    health.succeeded()
+    assert health.line("idle") == "ok · last answer 12:11:30 UTC"
