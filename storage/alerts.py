@@ -9,6 +9,7 @@ duplicate bound, so `claim` must stay the only way into `sending`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -240,6 +241,14 @@ class AlertRepository:
                 "UPDATE alerts SET status = 'pending', last_error = 'recovered after a restart'"
                 " WHERE platform = ? AND status = 'sending'", (platform,))
             return cur.rowcount
+
+    async def exists(self, dedupe_key: str) -> bool:
+        """Whether an alert with this dedupe key was ever queued (in any status)."""
+        return bool(await self.db.scalar("SELECT 1 FROM alerts WHERE dedupe_key = ?", (dedupe_key,)))
+
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[aiosqlite.Connection]:
+        """One write transaction for several of this repository's `conn=` calls (and its neighbours')."""
+        return self.db.transaction()
 
     async def get(self, alert_id: int) -> Alert | None:
         row = await self.db.fetchone("SELECT * FROM alerts WHERE id = ?", (alert_id,))

@@ -330,6 +330,11 @@ class PositionRepository:
         rows = await self.db.fetchall(sql + " ORDER BY id", params)
         return [_position(r) for r in rows]
 
+    async def status_counts(self) -> list[tuple[str, int]]:
+        """(status, n) over every user's positions, by status name, for /stats."""
+        rows = await self.db.fetchall("SELECT status, COUNT(*) FROM positions GROUP BY status ORDER BY status")
+        return [(r[0], int(r[1])) for r in rows]
+
     async def order(self, position_id: int, purpose: str) -> str | None:
         """The newest client_order_id of a position's entry or exit."""
         return await self.db.scalar(

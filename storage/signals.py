@@ -105,6 +105,10 @@ class SignalRepository:
     async def count_for_user(self, user_id: int) -> int:
         return int(await self.db.scalar("SELECT COUNT(*) FROM signals WHERE user_id = ?", (user_id,)))
 
+    async def count_active(self) -> int:
+        """Tips the monitor is watching, over every user."""
+        return int(await self.db.scalar("SELECT COUNT(*) FROM signals WHERE status = 'active'"))
+
     async def latest_by_symbol(self, user_id: int, symbols: list[str]) -> dict[str, Signal]:
         """The user's newest tip on each of `symbols` (any timeframe), for /market."""
         if not symbols:

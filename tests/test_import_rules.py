@@ -7,6 +7,7 @@ adapters (bot/telegram, bot/console) never import each other. Deferred imports i
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,60 @@ def test_the_check_sees_deferred_imports(tmp_path: Path) -> None:
     sample = tmp_path / "m.py"
     sample.write_text("def f():\n    from storage.db import Database\n    import bot.app\n", encoding="utf-8")
     assert imported_modules(sample) == [(2, "storage.db"), (3, "bot.app")]
+
+
+# bot/core reaches storage through repositories only (issue 10): no SQL text and no calls on a `db` object.
+DB_METHODS = ("execute", "fetchall", "fetchone", "scalar", "transaction")
+# The statement's shape, not just its first word, so user-facing text such as "Delete my data" passes.
+SQL_START = re.compile(
+    r"^(select\s[\s\S]*\bfrom\b|select\s+(\d|\*|count\s*\(|coalesce\s*\()|insert\s+(or\s+\w+\s+)?into\s"
+    r"|update\s+\w+\s+set\s|delete\s+from\s|with\s+(recursive\s+)?\w+\s*(\([^)]*\))?\s+as\s*\()",
+    re.IGNORECASE)
+
+
+def raw_sql_uses(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL_START.match(node.value.strip()):
+            found.append((node.lineno, "SQL " + " ".join(node.value.split())[:60]))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in DB_METHODS
+              and _named_db(node.func.value)):
+            found.append((node.lineno, "call " + ast.unparse(node.func)))
+    return found
+
+
+def _named_db(node: ast.expr) -> bool:
+    """`x.db` or a bare `db`: the Database object itself, not a repository."""
+    return (isinstance(node, ast.Attribute) and node.attr == "db") or (isinstance(node, ast.Name) and node.id == "db")
+
+
+def test_bot_core_runs_no_raw_sql() -> None:
+    assert modules_of("bot.core")
+    found = [f"{path.relative_to(ROOT)}:{line} {what}" for path in modules_of("bot.core")
+             for line, what in raw_sql_uses(path)]
+    assert found == []
+
+
+def test_the_sql_check_sees_queries_and_db_calls(tmp_path: Path) -> None:
+    sample = tmp_path / "m.py"
+    sample.write_text(
+        'Q = """\n  WITH wanted(a, b) AS (SELECT 1)\nSELECT * FROM wanted"""\n'
+        'async def f(core, db):\n'
+        '    await core.services.db.scalar("SELECT 1 FROM alerts WHERE dedupe_key = ?", ("k",))\n'
+        '    await db.fetchall("select status, count(*) from positions group by status")\n'
+        '    async with core.repo.db.transaction() as conn:\n'
+        '        await conn.execute(f"UPDATE alerts SET status = {1}")\n'
+        '    await db.execute("insert into t(a) values (1)")\n'
+        '    await db.execute("DELETE FROM t")\n'
+        '    return ["Delete my data", "delete a user (asks to confirm)", " with no expiry.", "Select a market",\n'
+        '            "Update your settings", "With signals"]\n',
+        encoding="utf-8")
+    assert sorted(raw_sql_uses(sample)) == sorted([
+        (1, "SQL WITH wanted(a, b) AS (SELECT 1) SELECT * FROM wanted"),
+        (5, "call core.services.db.scalar"), (5, "SQL SELECT 1 FROM alerts WHERE dedupe_key = ?"),
+        (6, "call db.fetchall"), (6, "SQL select status, count(*) from positions group by status"),
+        (7, "call core.repo.db.transaction"), (8, "SQL UPDATE alerts SET status ="),
+        (9, "call db.execute"), (9, "SQL insert into t(a) values (1)"),
+        (10, "call db.execute"), (10, "SQL DELETE FROM t"),
+    ])

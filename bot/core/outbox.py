@@ -358,7 +358,7 @@ class OutboxDrainer:
         outcomes, self._outcomes = self._outcomes, []
         now = self.clock()
         try:
-            async with self.repo.db.transaction() as conn:
+            async with self.repo.transaction() as conn:
                 for outcome in outcomes:
                     await self._write(conn, outcome, now)
                 claimed = await self.repo.claim_ids(claim, now, conn=conn) if claim else []

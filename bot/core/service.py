@@ -32,12 +32,15 @@ from engine.models import SignalParams
 from engine.signals import SentimentProvider
 from storage.activity import ActivityRepository
 from storage.admin import AuditRepository, ChatSettingsRepository, MessageRepository, UserAdminRepository
+from storage.alerts import AlertRepository
 from storage.chats import ChatRepository
 from storage.db import Database
 from storage.follows import JobRunRepository, SubscriptionRepository, WatchRepository
 from storage.models import User
+from storage.positions import PositionRepository
 from storage.signals import SignalRepository
 from storage.state import FlowRepository, KeyValueRepository
+from storage.summary import SummaryRepository
 from storage.users import UserRepository
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,9 @@ class Services:
     subscriptions: SubscriptionRepository = field(init=False)
     job_runs: JobRunRepository = field(init=False)
     chats: ChatRepository = field(init=False)
+    alerts: AlertRepository = field(init=False)
+    positions: PositionRepository = field(init=False)  # the one instance: Trading uses it too
+    summaries: SummaryRepository = field(init=False)
 
     def __post_init__(self) -> None:
         self.audit = AuditRepository(self.db)
@@ -79,6 +85,9 @@ class Services:
         self.activity = ActivityRepository(self.db)
         self.kv = KeyValueRepository(self.db)
         self.flows = FlowRepository(self.db)
+        self.alerts = AlertRepository(self.db)
+        self.positions = PositionRepository(self.db)
+        self.summaries = SummaryRepository(self.db)
 
 
 class Notifier(Protocol):

@@ -39,7 +39,7 @@ from engine.positions import Position, net_pnl, pnl_fraction
 from engine.risk_checks import CheckResult, Valuation, failures, run_checks, valuation
 from storage.alerts import AlertSpec
 from storage.models import User
-from storage.positions import AccountState, PositionRepository
+from storage.positions import AccountState
 
 if TYPE_CHECKING:
     from bot.core.service import TipsterCore
@@ -93,7 +93,7 @@ class Trading:
     def __init__(self, core: TipsterCore, brokers: dict[str, Broker]) -> None:
         self.core = core
         self.brokers = brokers
-        self.repo = PositionRepository(core.services.db)
+        self.repo = core.services.positions
         # One lock per user who opened something in this process (a few bytes each): their opens queue.
         self._open_locks: dict[int, asyncio.Lock] = {}
 

@@ -19,7 +19,7 @@ MONITOR_USAGE = "/monitor pause|resume|now"
 async def status_lines(core: TipsterCore, tz: str) -> list[str]:
     lines = []
     scheduler = core.scheduler
-    active = int(await core.services.db.scalar("SELECT COUNT(*) FROM signals WHERE status = 'active'"))
+    active = await core.services.signals.count_active()
     lines.append(f"Live tips monitored: {active}")
     if scheduler is None:
         lines.append("Jobs are not running in this process.")

@@ -423,7 +423,7 @@ async def summary_section(core: TipsterCore, scope: object) -> list[str]:
 
 
 async def stats_lines(core: TipsterCore) -> list[str]:
-    counts = await core.services.db.fetchall("SELECT status, COUNT(*) FROM positions GROUP BY status ORDER BY status")
+    counts = await core.services.positions.status_counts()
     return ["Positions: " + (", ".join(f"{s} {n}" for s, n in counts) or "none")]
 
 

@@ -106,7 +106,7 @@ class WatchlistScanner:
             return 0  # already told this chat, for this very bar
         services = self.core.services
         dedupe = f"scan:{watch.id}:{signal.bar_time.isoformat()}:{rec}"
-        if await services.db.scalar("SELECT 1 FROM alerts WHERE dedupe_key = ?", (dedupe,)):
+        if await services.alerts.exists(dedupe):
             # Queued by a run that died before marking the watch: finish that run's bookkeeping only,
             # rather than storing a second tip nobody will see.
             await services.watches.mark_pushed(watch.id, rec, signal.bar_time)

@@ -12,7 +12,6 @@ Positions (a later issue) add trades, win rate and PnL by appending async provid
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter
@@ -20,15 +19,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as day_time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core import cards
 from bot.core.formatting import local_time
 from bot.core.replies import Reply
 from engine.models import Recommendation
-from storage.db import from_db_time, to_db_time
 from storage.follows import ALL
+from storage.summary import SummaryCandidate
 
 if TYPE_CHECKING:
     from bot.core.service import TipsterCore
@@ -53,35 +52,6 @@ class SummaryScope:
 # The extension point: `core.summary_sections` is a list of these; each returns lines (empty: nothing to
 # say) that are appended, in order, after the built-in sections. A failing section is logged and skipped.
 SummarySection = Callable[["TipsterCore", SummaryScope], Awaitable[list[str]]]
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    platform: str
-    chat_id: str
-    chat: dict[str, Any]  # chat_settings
-    user_id: int | None
-    user_tz: str | None
-
-
-# Chats that follow something, plus private chats (chat id = the user's id) where a tip was given lately.
-# Blocked chats are left out: nothing can reach them until their user sends /start again.
-_CANDIDATES = """
-WITH wanted(platform, chat_id) AS (
-    SELECT platform, chat_id FROM watchlist
-    UNION SELECT platform, chat_id FROM subscriptions
-    UNION SELECT s.platform, s.chat_id FROM signals s JOIN users u ON u.id = s.user_id
-          WHERE s.created_at >= ? AND u.identity = s.platform || ':' || s.chat_id
-)
-SELECT w.platform, w.chat_id, cs.settings_json AS chat_json, u.id AS user_id, u.settings_json AS user_json
-FROM wanted w
-LEFT JOIN chats c ON c.platform = w.platform AND c.chat_id = w.chat_id
-LEFT JOIN chat_settings cs ON cs.platform = w.platform AND cs.chat_id = w.chat_id
-LEFT JOIN users u ON u.identity = w.platform || ':' || w.chat_id AND COALESCE(c.chat_type, 'private') = 'private'
-    AND u.state != 'deleted'
-WHERE c.blocked_at IS NULL
-ORDER BY w.platform, w.chat_id
-"""
 
 
 class DailySummary:
@@ -112,16 +82,11 @@ class DailySummary:
                                                  changed=queued, errors=errors)
         return queued
 
-    async def _candidates(self, now: datetime) -> list[_Candidate]:
-        rows = await self.core.services.db.fetchall(_CANDIDATES, (to_db_time(now - WINDOW),))
-        out = []
-        for r in rows:
-            user_settings = json.loads(r["user_json"]) if r["user_json"] else {}
-            out.append(_Candidate(r["platform"], r["chat_id"], json.loads(r["chat_json"]) if r["chat_json"] else {},
-                                  r["user_id"], user_settings.get("timezone")))
-        return out
+    async def _candidates(self, now: datetime) -> list[SummaryCandidate]:
+        # Chats that follow something, plus private chats where a tip was given lately; never blocked ones.
+        return await self.core.services.summaries.candidates(now - WINDOW)
 
-    def _due(self, candidate: _Candidate, now: datetime) -> tuple[str, str] | None:
+    def _due(self, candidate: SummaryCandidate, now: datetime) -> tuple[str, str] | None:
         """(dedupe key, tz) when the chat's summary is due at `now`, else None."""
         at = candidate.chat.get("summary") or self.core.settings.summary.time
         if at == "off":
@@ -135,13 +100,13 @@ class DailySummary:
             return None
         return f"summary:{candidate.platform}:{candidate.chat_id}:{local.date().isoformat()}", tz
 
-    async def _maybe_queue(self, candidate: _Candidate, now: datetime) -> int:
+    async def _maybe_queue(self, candidate: SummaryCandidate, now: datetime) -> int:
         due = self._due(candidate, now)
         if due is None:
             return 0
         key, tz = due
         # The dedupe key would stop a second copy anyway; checking first spares composing it every minute.
-        if await self.core.services.db.scalar("SELECT 1 FROM alerts WHERE dedupe_key = ?", (key,)):
+        if await self.core.services.alerts.exists(key):
             return 0
         scope = SummaryScope(candidate.platform, candidate.chat_id, candidate.user_id, now - WINDOW, now, tz)
         reply = await self.compose(scope)
@@ -166,11 +131,8 @@ class DailySummary:
         return Reply(title=f"📊 Daily summary · {day.isoformat()}", text="\n".join(lines))
 
     async def _tips(self, scope: SummaryScope) -> list[str]:
-        rows = await self.core.services.db.fetchall(
-            "SELECT recommendation, COUNT(*) AS n FROM signals WHERE platform = ? AND chat_id = ?"
-            " AND created_at >= ? AND created_at < ? GROUP BY recommendation",
-            (scope.platform, scope.chat_id, to_db_time(scope.since), to_db_time(scope.until)))
-        counts = Counter({r["recommendation"]: int(r["n"]) for r in rows})
+        counts = Counter(await self.core.services.summaries.tip_counts(scope.platform, scope.chat_id, scope.since,
+                                                                       scope.until))
         total = sum(counts.values())
         if not total:
             return ["No tips in the last 24 h."]
@@ -178,19 +140,14 @@ class DailySummary:
         return [f"Tips in the last 24 h: {total} ({' · '.join(parts)})"]
 
     async def _changes(self, scope: SummaryScope) -> list[str]:
-        rows = await self.core.services.db.fetchall(
-            "SELECT h.signal_id, h.created_at, h.data_json, s.symbol, s.timeframe FROM signal_history h"
-            " JOIN signals s ON s.id = h.signal_id"
-            " WHERE s.platform = ? AND s.chat_id = ? AND h.event = 'status_changed'"
-            " AND h.created_at >= ? AND h.created_at < ? ORDER BY h.id DESC",
-            (scope.platform, scope.chat_id, to_db_time(scope.since), to_db_time(scope.until)))
+        rows = await self.core.services.summaries.status_changes(scope.platform, scope.chat_id, scope.since,
+                                                                  scope.until)
         if not rows:
             return []
         lines = [f"Status changes: {len(rows)}"]
         for r in rows[:MAX_CHANGE_LINES]:
-            data = json.loads(r["data_json"] or "{}")
-            lines.append(f"  #{r['signal_id']} {r['symbol']} {r['timeframe']}: {data.get('old', '?')} → "
-                         f"{data.get('new', '?')} · {local_time(from_db_time(r['created_at']), scope.tz)}")
+            lines.append(f"  #{r.signal_id} {r.symbol} {r.timeframe}: {r.data.get('old', '?')} → "
+                         f"{r.data.get('new', '?')} · {local_time(r.created_at, scope.tz)}")
         if len(rows) > MAX_CHANGE_LINES:
             lines.append(f"  … and {len(rows) - MAX_CHANGE_LINES} more")
         return lines
