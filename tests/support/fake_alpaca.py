@@ -34,7 +34,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.support.loopback import serve_on_loopback
+from tests.support.loopback import LoopbackServer
 
 OPEN_STATES = {"new", "accepted", "pending_new", "held", "partially_filled"}
 
@@ -105,7 +105,7 @@ class FakeOrder:
         }
 
 
-class FakeAlpaca:
+class FakeAlpaca(LoopbackServer):
     def __init__(self, key: str = "PKTESTKEY", secret: str = "test-secret", *, cash: Decimal = Decimal(100_000),
                  fill_after_polls: int = 1) -> None:
         self.key = key
@@ -121,12 +121,10 @@ class FakeAlpaca:
         self.faults: list[Fault] = []
         self.slow_orders: list[float] = []
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request, faults included
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
 
     # ---- life cycle ---------------------------------------------------------------------------------
 
-    async def start(self) -> FakeAlpaca:
+    def app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
         app.router.add_post("/v2/orders", self._post_order)
         app.router.add_get("/v2/orders", self._list_orders)
@@ -135,18 +133,7 @@ class FakeAlpaca:
         app.router.add_delete("/v2/orders/{order_id}", self._cancel_order)
         app.router.add_get("/v2/positions/{symbol}", self._get_position)
         app.router.add_get("/v2/account", self._account)
-        self._runner, self.base_url = await serve_on_loopback(app)
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> FakeAlpaca:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        return app
 
     # ---- fault injection ----------------------------------------------------------------------------
 

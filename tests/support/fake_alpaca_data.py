@@ -27,7 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.support.loopback import serve_on_loopback
+from tests.support.loopback import LoopbackServer
 
 _TIMEFRAME_RE = re.compile(r"^([1-9][0-9]*)(Min|T|Hour|H|Day|D|Week|W|Month|M)$")
 _SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
@@ -59,7 +59,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeAlpacaData:
+class FakeAlpacaData(LoopbackServer):
     def __init__(self, key: str = "data-key", secret: str = "data-secret") -> None:
         self.key = key
         self.secret = secret
@@ -70,25 +70,12 @@ class FakeAlpacaData:
         self.hangs: list[tuple[str, float]] = []
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.seen_headers: list[dict[str, str]] = []
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
 
-    async def start(self) -> FakeAlpacaData:
+    def app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
         app.router.add_get("/v2/stocks/{symbol}/bars", self._get_bars)
         app.router.add_get("/v2/stocks/{symbol}/trades/latest", self._latest_trade)
-        self._runner, self.base_url = await serve_on_loopback(app)
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> FakeAlpacaData:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        return app
 
     # ---- data and faults --------------------------------------------------------------------------------
 

@@ -49,7 +49,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from tests.support.loopback import serve_on_loopback
+from tests.support.loopback import LoopbackServer
 
 Q8 = Decimal("0.00000001")
 
@@ -171,7 +171,7 @@ class OrderList:
         }
 
 
-class FakeBinance:
+class FakeBinance(LoopbackServer):
     def __init__(self, key: str = "test-api-key", secret: str = "test-api-secret", *,
                  balances: dict[str, Decimal] | None = None, commission_rate: Decimal = Decimal("0.001")) -> None:
         self.key = key
@@ -194,12 +194,10 @@ class FakeBinance:
         self.klines: dict[tuple[str, int], list[Kline]] = {}  # (symbol, interval seconds) → bars, oldest first
         self.hangs: list[tuple[str, float]] = []
         self.malformed: list[tuple[str, str]] = []
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
 
     # ---- life cycle -------------------------------------------------------------------------------------
 
-    async def start(self) -> FakeBinance:
+    def app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
         r = app.router
         r.add_get("/api/v3/ping", self._ping)
@@ -218,18 +216,7 @@ class FakeBinance:
         r.add_get("/api/v3/allOrders", self._all_orders)
         r.add_get("/api/v3/myTrades", self._my_trades)
         r.add_get("/api/v3/account", self._account)
-        self._runner, self.base_url = await serve_on_loopback(app)
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> FakeBinance:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        return app
 
     # ---- fault injection --------------------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from aiohttp import web
 
 
@@ -13,3 +15,29 @@ async def serve_on_loopback(app: web.Application) -> tuple[web.AppRunner, str]:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return runner, f"http://127.0.0.1:{port}"
+
+
+class LoopbackServer:
+    """A local test server's life cycle: `start()` serves `app()` on a free loopback port (`base_url`), and
+    `stop()` or leaving `async with` shuts it down. Subclasses only say what their app routes."""
+
+    base_url: str = ""
+    _runner: web.AppRunner | None = None
+
+    def app(self) -> web.Application:
+        raise NotImplementedError
+
+    async def start(self) -> Self:
+        self._runner, self.base_url = await serve_on_loopback(self.app())
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
