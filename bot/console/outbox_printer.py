@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from bot.core.context import ChatContext
 from bot.core.replies import Reply
 
-if TYPE_CHECKING:
-    from bot.console.chat import ConsoleChat
+
+class AlertScreen(Protocol):
+    """What the sender needs of the console chat (ConsoleChat): whose chat it shows, and how to print."""
+
+    ctx: ChatContext
+
+    def show(self, replies: list[Reply], chat_id: str | None = None) -> None: ...
 
 
 class ConsoleAlertSender:
@@ -16,7 +22,7 @@ class ConsoleAlertSender:
 
     platform = "console"
 
-    def __init__(self, chat: ConsoleChat) -> None:
+    def __init__(self, chat: AlertScreen) -> None:
         self.chat = chat
 
     async def send(self, chat_id: str, reply: Reply) -> None:
