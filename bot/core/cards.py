@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.core import formatting as fmt
+from engine.market.base import age_text
 from engine.models import Recommendation, Signal
 
 ICONS = {Recommendation.BUY: "🟢", Recommendation.SELL: "🔴", Recommendation.HOLD: "⚪"}
@@ -60,7 +61,7 @@ def sentiment_line(signal: Signal) -> str:
         return f"Sentiment: no news in the {window} {before}, counted as 0.00{failed}"
     age = ""
     if signal.sentiment_newest is not None and signal.sentiment_as_of is not None:
-        age = f" · newest {fmt.age(signal.sentiment_as_of - signal.sentiment_newest)} old"
+        age = f" · newest {age_text(signal.sentiment_as_of - signal.sentiment_newest)} old"
     sources = ", ".join(signal.sentiment_sources) or "news"
     only = ""
     if signal.sentiment_unavailable:
@@ -77,10 +78,10 @@ def data_lines(signal: Signal, tz: str) -> list[str]:
     if signal.demo:
         return [f"Data: {signal.data_source} · bar {fmt.local_time(signal.bar_time, tz)}{forming}"
                 " · DEMO data, not live prices"]
-    bar = f"last closed bar {fmt.local_time(signal.bar_time, tz)}"
+    end = ""
     if signal.bar_seconds:
-        closed = signal.bar_time + timedelta(seconds=signal.bar_seconds)
-        bar = f"last closed bar {fmt.local_time(signal.bar_time, tz)} – {fmt.clock(closed, tz)}"
+        end = f" – {fmt.clock(signal.bar_time + timedelta(seconds=signal.bar_seconds), tz)}"
+    bar = f"last closed bar {fmt.local_time(signal.bar_time, tz)}{end}"
     close = f" (close {fmt.price(signal.bar_close, signal.price_decimals)})" if signal.bar_close is not None else ""
     lines = [f"Data: {signal.data_source} · {bar}{close}"]
     if signal.session_note:
@@ -99,7 +100,7 @@ def news_list(signal: Signal, tz: str = "UTC") -> str:
              f"(each: p(positive) − p(negative) under {signal.sentiment_model})"]
     anchor = signal.sentiment_as_of
     for item in signal.news:
-        when = fmt.age(anchor - item.published) + " old" if anchor else fmt.local_time(item.published, tz)
+        when = age_text(anchor - item.published) + " old" if anchor else fmt.local_time(item.published, tz)
         text = item.text if len(item.text) <= NEWS_TEXT_LEN else item.text[: NEWS_TEXT_LEN - 1] + "…"
         lines.append(f"{fmt.score(item.score)} · {when} · {item.source} · {text}")
     if signal.sentiment_unavailable:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -50,29 +50,21 @@ def pct(value: float) -> str:
     return f"{value * 100:.0f}%"
 
 
+def _in_zone(moment: datetime, tz: str) -> datetime:
+    """`moment` in the user's zone; a naive time is UTC, as storage writes them."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(ZoneInfo(tz) if tz != "UTC" else UTC)
+
+
 def local_time(moment: datetime | None, tz: str = "UTC") -> str:
     if moment is None:
         return "—"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    zone = ZoneInfo(tz) if tz != "UTC" else UTC
-    shown = moment.astimezone(zone)
+    shown = _in_zone(moment, tz)
     label = "UTC" if tz == "UTC" else shown.tzname() or tz
     return f"{shown:%Y-%m-%d %H:%M} {label}"
 
 
 def clock(moment: datetime, tz: str = "UTC") -> str:
     """Only the time of day, in the user's zone (for the end of a range whose start shows the date)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    zone = ZoneInfo(tz) if tz != "UTC" else UTC
-    return f"{moment.astimezone(zone):%H:%M}"
-
-
-def age(delta: timedelta) -> str:
-    """A duration as a person says it: 45 min, 5 h, 3 days."""
-    minutes = max(0, int(delta.total_seconds() // 60))
-    if minutes < 120:
-        return f"{minutes} min"
-    hours = minutes // 60
-    return f"{hours} h" if hours < 48 else f"{hours // 24} days"
+    return f"{_in_zone(moment, tz):%H:%M}"

@@ -47,7 +47,7 @@ class StaleData(NoData):
         self.symbol = symbol
         self.timeframe = timeframe
         self.last_close = last_close
-        age = _age(now - last_close)
+        age = age_text(now - last_close)
         super().__init__(
             f"Stale data: the last closed {symbol} {timeframe} bar closed {last_close:%Y-%m-%d %H:%M} UTC, "
             f"{age} ago (more than {limit}). No tip is given on old prices; try again later."
@@ -63,8 +63,9 @@ class MarketUnavailable(NoData):
         super().__init__(message)
 
 
-def _age(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
+def age_text(delta: timedelta) -> str:
+    """A duration as a person says it: 45 min, 5 h, 3 days (the chat's cards use the same words)."""
+    minutes = max(0, int(delta.total_seconds() // 60))
     if minutes < 120:
         return f"{minutes} min"
     hours = minutes // 60

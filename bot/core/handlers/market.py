@@ -19,7 +19,9 @@ from bot.core.registry import Request, registry
 from bot.core.replies import Reply
 from engine import indicators
 from engine.market.base import MarketError
+from engine.market.resample import timeframe_seconds
 from engine.models import Candles, Signal
+from engine.signals import quoted_price
 
 if TYPE_CHECKING:
     from bot.core.service import TipsterCore
@@ -54,8 +56,7 @@ def overview_timeframe(available: list[str], preferred: str) -> str:
 
 def change_over_day(candles: Candles, price: float) -> float | None:
     """`price` against the close of the last bar that closed at least 24 h before the newest bar's close."""
-    seconds = candles.timestamps[1] - candles.timestamps[0] if len(candles) > 1 else 0
-    closes_at = candles.timestamps + seconds
+    closes_at = candles.timestamps + timeframe_seconds(candles.timeframe)
     cutoff = closes_at[-1] - int(DAY.total_seconds())
     index = int(np.searchsorted(closes_at, cutoff, side="right")) - 1
     if index < 0 or candles.close[index] <= 0:
@@ -68,7 +69,7 @@ async def market_row(core: TipsterCore, symbol: str) -> MarketRow:
     try:
         timeframe = overview_timeframe(market.timeframes(symbol), core.settings.market.default_timeframe)
         candles = await market.fetch_ohlcv(symbol, timeframe, core.settings.market.bars)
-        price = candles.last_price if candles.last_price is not None else float(candles.close[-1])
+        price = quoted_price(candles)
         rsi_values = await asyncio.to_thread(indicators.rsi, candles.close, 14)
         rsi = float(rsi_values[-1]) if len(rsi_values) and np.isfinite(rsi_values[-1]) else None
         return MarketRow(symbol, timeframe, Decimal(repr(price)), change_over_day(candles, price), rsi,
