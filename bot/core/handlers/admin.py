@@ -614,15 +614,16 @@ async def stats(core: TipsterCore, req: Request) -> list[Reply]:
 
 
 def sentiment_health(core: TipsterCore) -> list[str]:
-    """The active model (and why, when FinBERT was asked for but is not in use), each news source, the cache."""
+    """The active model beside the one configured, each news source's state, and the cache."""
     sentiment = core.services.sentiment
     model = getattr(sentiment, "model", None)
     lines = [f"Sentiment model: {getattr(model, 'name', 'unknown')} (sentiment.model: "
              f"{core.settings.sentiment.model})"]
     status = getattr(sentiment, "status", None)
     if status is not None:
-        lines.append("News sources:" if status() else "News sources: none configured")
-        lines += [f"  {name}: {line}" for name, line in status().items()]
+        sources = status()
+        lines.append("News sources:" if sources else "News sources: none configured")
+        lines += [f"  {name}: {line}" for name, line in sources.items()]
     cache = getattr(sentiment, "cache", None)
     if cache is not None:
         cache_status = getattr(cache, "status", None)
