@@ -76,7 +76,7 @@ class AliasMarket:
 async def seed_signals(core: TipsterCore, market: MarketData, count: int) -> None:
     """10,000 tips in one transaction, each with its own thresholds and weights."""
     rng = random.Random(7)
-    user, _ = await core.services.users.register("console:bench", "trader")
+    user, _ = await core.storage.users.register("console:bench", "trader")
     templates = {}
     for symbol in market.symbols():
         templates[symbol] = await generate_signal(symbol, "1h", SignalParams(), market, core.services.sentiment)
@@ -92,7 +92,7 @@ async def seed_signals(core: TipsterCore, market: MarketData, count: int) -> Non
         rows.append((user.id, "console", "bench", s.symbol, s.timeframe, s.recommendation.value, s.confidence,
                      s.technical_score, s.sentiment_score, s.fused_score, str(s.price), str(s.atr),
                      None, None, to_db_time(s.bar_time), 1, s.model_dump_json(exclude={"id"}), now, now))
-    async with core.services.db.transaction() as conn:
+    async with core.storage.db.transaction() as conn:
         await conn.executemany(
             "INSERT INTO signals(user_id, platform, chat_id, symbol, timeframe, recommendation, confidence,"
             " technical_score, sentiment_score, fused_score, price, atr, stop_loss, take_profit, bar_time, demo,"
@@ -106,9 +106,9 @@ async def per_signal_reference(core: TipsterCore, market: MarketData, sample: in
     for old in signals:
         fresh = await generate_signal(old.symbol, old.timeframe, old.params, market, core.services.sentiment)
         if fresh.recommendation != old.recommendation:
-            await core.services.signals.set_status(old.id, "active", "status_changed", "bench")
+            await core.storage.signals.set_status(old.id, "active", "status_changed", "bench")
         else:
-            await core.services.db.execute(
+            await core.storage.db.execute(
                 "INSERT INTO signal_history(signal_id, event, description, data_json, created_at)"
                 " VALUES (?, 'monitoring_cycle', 'bench', ?, ?)",
                 (old.id, json.dumps({"fused": fresh.fused_score}), to_db_time(utcnow())))
@@ -136,7 +136,7 @@ async def cycle_figures(core: TipsterCore, advance: Callable[[], Awaitable[None]
         result = await monitor.run_cycle()
         assert result.errors == 0, result.failed_groups
         # Every active tip was re-scored (checked outside the timed cycle).
-        assert result.monitored == await core.services.db.scalar("SELECT COUNT(*) FROM signals WHERE status = 'active'")
+        assert result.monitored == await core.storage.db.scalar("SELECT COUNT(*) FROM signals WHERE status = 'active'")
         timed.append(result)
     return CycleFigures(first, timed)
 

@@ -46,7 +46,7 @@ class BarsMarket(AliasMarket):
 
 async def seed_positions(core: TipsterCore, market: AliasMarket, count: int) -> None:
     rng = random.Random(11)
-    user, _ = await core.services.users.register("console:bench", "trader")
+    user, _ = await core.storage.users.register("console:bench", "trader")
     now = to_db_time(datetime.now(UTC))
     prices = {s: await market.last_price(s) for s in market.symbols()}
     rows = []
@@ -62,7 +62,7 @@ async def seed_positions(core: TipsterCore, market: AliasMarket, count: int) -> 
         rows.append((user.id, "console", "bench", symbol, side, "paper", "open", "500", str(qty), str(entry),
                      "0.5", str(sl.quantize(Decimal("0.01"))), str(tp.quantize(Decimal("0.01"))), 2, str(entry),
                      now, now, now))
-    async with core.services.db.transaction() as conn:
+    async with core.storage.db.transaction() as conn:
         await conn.executemany(
             "INSERT INTO positions(user_id, platform, chat_id, symbol, side, broker, status, notional, quantity,"
             " entry_price, entry_fee, stop_loss, take_profit, price_decimals, trail_extreme, created_at, opened_at,"

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 
 from bot.core.handlers import positions as position_handlers
-from bot.core.outbox import outbox_of
+from bot.core.outbox import AlertOutbox
 from bot.core.scheduler import JobScheduler, build_scheduler
 from bot.core.service import Services, TipsterCore
 from bot.core.trading import Trading
@@ -24,7 +24,7 @@ from engine.sentiment.dated import DatedHeadlines
 from engine.sentiment.protocols import NewsSource
 from engine.sentiment.registry import resolve_model
 from engine.sentiment_provider import CachedSentiment
-from storage.db import Database
+from storage.store import Storage
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +119,10 @@ def build_brokers(settings: Settings, market: MarketData) -> dict[str, Broker]:
 
 @asynccontextmanager
 async def open_core(settings: Settings, *, market: MarketData | None = None) -> AsyncIterator[TipsterCore]:
-    db = await Database(settings.storage.sqlite_path).open()
+    storage = await Storage.open(settings.storage.sqlite_path)
     cache = build_cache(settings)
     try:
-        services = Services(settings=settings, db=db, market=market or build_market(settings, cache),
+        services = Services(settings=settings, storage=storage, market=market or build_market(settings, cache),
                             sentiment=build_sentiment(settings, cache))
         core = await TipsterCore.create(services)
         warm_up_model(services.sentiment)
@@ -130,8 +130,8 @@ async def open_core(settings: Settings, *, market: MarketData | None = None) -> 
         core.summary_sections.append(position_handlers.summary_section)
         core.stats_sections.append(lambda: position_handlers.stats_lines(core))
         core.health_sections.append(lambda: position_handlers.health_lines(core))
-        outbox = outbox_of(services)
-        core.outbox = outbox
+        outbox = AlertOutbox.for_db(storage.db)
+        services.outbox = core.outbox = outbox
         core.start_hooks.append(lambda ctx: outbox.unblock_chat(ctx.platform, ctx.chat_id))
         try:
             yield core
@@ -141,7 +141,7 @@ async def open_core(settings: Settings, *, market: MarketData | None = None) -> 
             await close_quietly(services.market, services.sentiment)
     finally:
         await cache.close()
-        await db.close()
+        await storage.close()
 
 
 def warm_up_model(sentiment: object) -> None:

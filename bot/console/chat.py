@@ -20,7 +20,7 @@ from bot.console.outbox_printer import ConsoleAlertSender
 from bot.core.args import ascii_int
 from bot.core.context import ChatContext
 from bot.core.flows import TYPED_ANSWERS
-from bot.core.outbox import OutboxDrainer, outbox_of
+from bot.core.outbox import OutboxDrainer
 from bot.core.replies import Reply
 from bot.core.service import TipsterCore
 
@@ -113,16 +113,16 @@ class ConsoleChat:
 
     async def _awaiting_answer(self) -> bool:
         """Whether this chat's open flow asks a question answered by typing (then "1500" is a size, not a press)."""
-        user = await self.core.services.users.by_identity(self.ctx.identity)
+        user = await self.core.storage.users.by_identity(self.ctx.identity)
         if user is None:
             return False
-        flow = await self.core.services.flows.get(user.id, self.ctx.chat_key)
+        flow = await self.core.storage.flows.get(user.id, self.ctx.chat_key)
         return flow is not None and flow.kind in TYPED_ANSWERS
 
     @contextlib.asynccontextmanager
     async def printing_alerts(self) -> AsyncIterator[OutboxDrainer]:
         """Print console alerts from the outbox while the block runs (a terminal needs no pacing)."""
-        drainer = outbox_of(self.core.services).drainer(
+        drainer = self.core.services.outbox.drainer(
             ConsoleAlertSender(self), self.core.settings.alerts.max_in_flight, per_chat_interval=0.0,
             group_per_minute=0)
         async with drainer:
@@ -138,7 +138,7 @@ class ConsoleChat:
 
     async def _settle_alerts(self, wait_at_most: float = 3.0) -> None:
         """At end of piped input, give alerts queued by the last commands a moment to print."""
-        alerts = outbox_of(self.core.services).alerts
+        alerts = self.core.services.outbox.alerts
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_at_most
         while loop.time() < deadline:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from bot.core.registry import Press, Request
+from bot.core.registry import Press, Request, registry
 from bot.core.replies import Reply
 from storage.models import Flow
 
 if TYPE_CHECKING:
-    from bot.core.service import TipsterCore
+    from bot.core.kernel import Core
 
 # Flows that ask a question answered by typing (a custom size, a number of days): while one is open, text that
 # looks like a button number (the console's "1") is the answer.
@@ -28,18 +28,18 @@ CONFIRMATIONS = frozenset({"broadcast", "open_confirm", "open_tip", "close", "cl
 ALREADY_DONE = "Already done (or this step has ended)."
 
 
-async def ask_confirmation(core: TipsterCore, user_id: int, chat_key: str, kind: str,
+async def ask_confirmation(core: Core, user_id: int, chat_key: str, kind: str,
                            state: dict[str, Any] | None = None) -> str:
     """Open a confirmation flow and return the nonce its Confirm button must carry as its last argument."""
     nonce = secrets.token_urlsafe(6)  # 8 URL-safe characters: fits the callback alphabet and 64 bytes
-    await core.services.flows.start(user_id, chat_key, kind, {**(state or {}), "nonce": nonce})
+    await core.storage.flows.start(user_id, chat_key, kind, {**(state or {}), "nonce": nonce})
     return nonce
 
 
-async def take_confirmation(core: TipsterCore, press: Press, kind: str) -> dict[str, Any] | None:
+async def take_confirmation(core: Core, press: Press, kind: str) -> dict[str, Any] | None:
     """The confirmation's state if this press is the one that consumes it, else None (answer ALREADY_DONE)."""
     nonce = press.args[-1] if press.args else ""
-    flow = await core.services.flows.take(press.user.id, press.ctx.chat_key, kind, nonce)
+    flow = await core.storage.flows.take(press.user.id, press.ctx.chat_key, kind, nonce)
     return None if flow is None else flow.state
 
 
@@ -47,20 +47,11 @@ def already_done() -> list[Reply]:
     return [Reply(notice=ALREADY_DONE)]
 
 
-async def continue_flow(core: TipsterCore, req: Request, flow: Flow) -> list[Reply]:
-    if flow.kind == "pick_signal":
-        from bot.core.handlers.signals import continue_pick
-
-        return await continue_pick(core, req, flow.state.get("overrides") or {})
-    if flow.kind == "approve_days":
-        from bot.core.handlers.admin import continue_approve_days
-
-        return await continue_approve_days(core, req, flow.state)
-    if flow.kind == "open_size":
-        from bot.core.handlers.positions import continue_open_size
-
-        return await continue_open_size(core, req, flow.state)
+async def continue_flow(core: Core, req: Request, flow: Flow) -> list[Reply]:
+    handler = registry.flows.get(flow.kind)
+    if handler is not None:
+        return await handler(core, req, flow)
     if flow.kind in CONFIRMATIONS:
         return [Reply(text="Press Confirm or Cancel above, or send /cancel.")]
-    await core.services.flows.end(req.user.id, req.ctx.chat_key)
+    await core.storage.flows.end(req.user.id, req.ctx.chat_key)
     return [Reply(text="That step has ended. Send /help for the commands.")]

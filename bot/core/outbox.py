@@ -126,14 +126,6 @@ class AlertOutbox:
                              wake=self.wake_event(sender.platform), **options)
 
 
-def outbox_of(services: Any) -> AlertOutbox:
-    """The one AlertOutbox of a `Services`, created on first use and kept on it, so the enqueuing core and
-    the adapters' drainers share the wake-up events."""
-    outbox = getattr(services, "outbox", None)
-    if not isinstance(outbox, AlertOutbox):
-        outbox = AlertOutbox.for_db(services.db)
-        services.outbox = outbox
-    return outbox
 
 
 # ---- draining ---------------------------------------------------------------------------------------

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 from bot.core.context import ChatContext
+from bot.core.kernel import Core
 from bot.core.permissions import Permission
 from bot.core.replies import Reply
-from storage.models import User
-
-if TYPE_CHECKING:
-    from bot.core.service import TipsterCore
+from bot.core.signature import Arg, Signature
+from storage.models import Flow, User
 
 
 @dataclass
@@ -21,6 +20,7 @@ class Request:
     user: User
     args: list[str] = field(default_factory=list)
     text: str = ""
+    values: dict[str, Any] = field(default_factory=dict)  # the command's declared arguments, parsed
 
 
 @dataclass
@@ -31,19 +31,27 @@ class Press:
     args: list[str]
 
 
-CommandHandler = Callable[["TipsterCore", Request], Awaitable[list[Reply]]]
-ButtonHandler = Callable[["TipsterCore", Press], Awaitable[list[Reply]]]
+CommandHandler = Callable[[Core, Request], Awaitable[list[Reply]]]
+ButtonHandler = Callable[[Core, Press], Awaitable[list[Reply]]]
+# Free text typed while a flow is open (a custom size, a number of days): the flow's kind picks one.
+FlowHandler = Callable[[Core, Request, Flow], Awaitable[list[Reply]]]
 
 
 @dataclass(frozen=True)
 class Command:
     name: str
-    usage: str
     summary: str
     handler: CommandHandler
+    signature: Signature | None  # None: the handler parses req.args itself (being retired)
+    legacy_usage: str = ""
     permission: Permission = Permission.SIGNALS
     expensive: bool = False  # counts against limits.per_user_per_minute
     group: str = "Tips"
+    private: bool = False  # its answer is for the asker alone (Discord: ephemeral)
+
+    @property
+    def usage(self) -> str:
+        return self.signature.usage(self.name) if self.signature is not None else self.legacy_usage
 
 
 @dataclass(frozen=True)
@@ -58,13 +66,34 @@ class ButtonAction:
 class Registry:
     commands: dict[str, Command] = field(default_factory=dict)
     buttons: dict[str, ButtonAction] = field(default_factory=dict)
+    flows: dict[str, FlowHandler] = field(default_factory=dict)
 
-    def command(self, name: str, usage: str, summary: str, *, permission: Permission = Permission.SIGNALS,
-                expensive: bool = False, group: str = "Tips") -> Callable[[CommandHandler], CommandHandler]:
+    def command(self, name: str, usage_or_summary: str, summary: str | None = None, *,
+                args: tuple[Arg, ...] | list[Arg] | None = None, permission: Permission = Permission.SIGNALS,
+                expensive: bool = False, group: str = "Tips", private: bool = False,
+                ) -> Callable[[CommandHandler], CommandHandler]:
+        """Declare a command: `registry.command("signal", "a tip", args=(Arg(...), ...))`. The older form
+        `registry.command(name, usage, summary)` leaves parsing to the handler."""
+        if summary is None:
+            summary, legacy, signature = usage_or_summary, "", Signature(tuple(args or ()))
+        else:
+            if args is not None:
+                raise ValueError("give args or a usage string, not both")
+            legacy, signature = usage_or_summary, None
+
         def register(fn: CommandHandler) -> CommandHandler:
             if name in self.commands:
                 raise ValueError(f"command /{name} registered twice")
-            self.commands[name] = Command(name, usage, summary, fn, permission, expensive, group)
+            self.commands[name] = Command(name, summary, fn, signature, legacy, permission, expensive, group,
+                                          private)
+            return fn
+        return register
+
+    def flow(self, kind: str) -> Callable[[FlowHandler], FlowHandler]:
+        def register(fn: FlowHandler) -> FlowHandler:
+            if kind in self.flows:
+                raise ValueError(f"flow {kind!r} registered twice")
+            self.flows[kind] = fn
             return fn
         return register
 

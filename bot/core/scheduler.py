@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 if TYPE_CHECKING:
-    from bot.core.service import TipsterCore
+    from bot.core.kernel import Core
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class JobSpec:
 
 
 class JobScheduler:
-    def __init__(self, core: TipsterCore) -> None:
+    def __init__(self, core: Core) -> None:
         self.core = core
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.jobs: dict[str, JobSpec] = {}
@@ -47,7 +47,7 @@ class JobScheduler:
         self.jobs[name] = JobSpec(name, run, interval)
 
     async def start(self) -> None:
-        self.paused = (await self.core.services.kv.get(PAUSED_KEY)) == "1"
+        self.paused = (await self.core.storage.kv.get(PAUSED_KEY)) == "1"
         for spec in self.jobs.values():
             self.scheduler.add_job(self._wrap(spec), "interval", seconds=spec.interval(), id=spec.name,
                                    max_instances=1, coalesce=True, misfire_grace_time=None)
@@ -94,12 +94,12 @@ class JobScheduler:
 
     async def pause(self) -> None:
         self.paused = True
-        await self.core.services.kv.set(PAUSED_KEY, "1")
+        await self.core.storage.kv.set(PAUSED_KEY, "1")
         self._pause_jobs()
 
     async def resume(self) -> None:
         self.paused = False
-        await self.core.services.kv.set(PAUSED_KEY, "0")
+        await self.core.storage.kv.set(PAUSED_KEY, "0")
         for name in PAUSABLE:
             if name in self.jobs:
                 self.scheduler.resume_job(name)
@@ -118,7 +118,7 @@ class JobScheduler:
         return job.next_run_time if job is not None else None
 
 
-def build_scheduler(core: TipsterCore) -> JobScheduler:
+def build_scheduler(core: Core) -> JobScheduler:
     """The application's jobs, with intervals from config (SPEC §11)."""
     from bot.core.jobs.monitor import SignalMonitor
     from bot.core.jobs.scan import WatchlistScanner

@@ -7,20 +7,21 @@ Fixing the keys means a restart, which starts a new run.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 from bot.core.replies import Reply
 from engine.market.base import MarketUnavailable
-
-if TYPE_CHECKING:
-    from bot.core.service import TipsterCore
+from storage.admin import UserAdminRepository
+from storage.models import User
 
 log = logging.getLogger(__name__)
 
 
 class SourceAlerts:
-    def __init__(self, core: TipsterCore) -> None:
-        self.core = core
+    def __init__(self, user_admin: UserAdminRepository,
+                 notify_user: Callable[[User, Reply, str], Awaitable[None]]) -> None:
+        self.user_admin = user_admin
+        self.notify_user = notify_user
         self._alerted: set[str] = set()
 
     async def failed(self, exc: BaseException) -> None:
@@ -33,6 +34,6 @@ class SourceAlerts:
         log.error("data source %s refused our credentials: %s", key, exc)
         reply = Reply(title="⚠️ Data source refused our credentials",
                       text=f"{exc}\nTips on its symbols fail until the keys are fixed and the bot is restarted.")
-        for admin in await self.core.services.user_admin.admins():
-            await self.core.notify_user(admin, reply, "admin_alert")
+        for admin in await self.user_admin.admins():
+            await self.notify_user(admin, reply, "admin_alert")
 

@@ -42,7 +42,7 @@ from storage.models import User
 from storage.positions import AccountState
 
 if TYPE_CHECKING:
-    from bot.core.service import TipsterCore
+    from bot.core.kernel import Core
 
 log = logging.getLogger(__name__)
 PENDING_GRACE = timedelta(seconds=30)  # a pending order younger than this may still be in flight
@@ -90,10 +90,10 @@ def day_start(moment: datetime) -> datetime:
 
 
 class Trading:
-    def __init__(self, core: TipsterCore, brokers: dict[str, Broker]) -> None:
+    def __init__(self, core: Core, brokers: dict[str, Broker]) -> None:
         self.core = core
         self.brokers = brokers
-        self.repo = core.services.positions
+        self.repo = core.storage.positions
         # One lock per user who opened something in this process (a few bytes each): their opens queue.
         self._open_locks: dict[int, asyncio.Lock] = {}
 

@@ -44,9 +44,9 @@ from bot.core.outbox import (
     PermanentSendError,
     RetryLater,
     TransientSendError,
-    outbox_of,
 )
 from bot.core.replies import Reply
+from bot.settings import Settings
 from bot.telegram.render import keyboard, render
 
 log = logging.getLogger(__name__)
@@ -112,12 +112,10 @@ def outbox_bot(token: str, base_url: str, pool_size: int) -> Bot:
 
 
 @contextlib.asynccontextmanager
-async def telegram_outbox_running(services: Any, outbox: AlertOutbox | None = None,
+async def telegram_outbox_running(settings: Settings, outbox: AlertOutbox,
                                   **options: Any) -> AsyncIterator[OutboxDrainer]:
     """Drain the Telegram alerts while the block runs: re-queue what a crash left in flight, then send;
     on exit stop claiming, wait for the sends in flight, close the HTTP pool."""
-    settings = services.settings
-    outbox = outbox or outbox_of(services)
     max_in_flight = settings.alerts.max_in_flight
     bot = outbox_bot(settings.telegram.token, settings.telegram.base_url, pool_size=max_in_flight + 2)
     await bot.initialize()

@@ -104,7 +104,7 @@ async def telegram_running(core: TipsterCore) -> AsyncIterator[Application]:
         try:
             # Alerts drain while the bot runs (re-queueing what a crash left in flight first); the drainer
             # stops, its in-flight sends finished, before the application does.
-            async with telegram_outbox_running(core.services):
+            async with telegram_outbox_running(core.settings, core.services.outbox):
                 yield app
         finally:
             await app.updater.stop()

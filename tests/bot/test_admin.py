@@ -41,8 +41,8 @@ async def acore(admin_settings: Settings):
 
 async def make_user(core: TipsterCore, n: int, role: str) -> User:
     user = await core.ensure_user(user_ctx(n))
-    await core.services.user_admin.set_access(user.id, role=role)
-    return await core.services.users.get(user.id)
+    await core.storage.user_admin.set_access(user.id, role=role)
+    return await core.storage.users.get(user.id)
 
 
 def test_permission_table():
@@ -101,7 +101,7 @@ async def test_every_admin_command_as_each_role(acore: TipsterCore, role: str, c
     actor_ctx = ADMIN_CTX if role == "admin" else user_ctx(2)
     if role != "admin":
         await make_user(acore, 2, role)
-    before = await acore.services.db.scalar("SELECT role || state FROM users WHERE identity = 'console:1'")
+    before = await acore.storage.db.scalar("SELECT role || state FROM users WHERE identity = 'console:1'")
     out = texts(await acore.handle_text(actor_ctx, command))
     if role == "admin":
         assert ADMIN_COMMANDS[command].lower() in out.lower(), out
@@ -109,9 +109,9 @@ async def test_every_admin_command_as_each_role(acore: TipsterCore, role: str, c
     else:
         expected = "waiting for an admin" if role == "pending" else "for admins only"
         assert expected in out, out
-        after = await acore.services.db.scalar("SELECT role || state FROM users WHERE identity = 'console:1'")
+        after = await acore.storage.db.scalar("SELECT role || state FROM users WHERE identity = 'console:1'")
         assert after == before
-        refused = await acore.services.db.scalar(
+        refused = await acore.storage.db.scalar(
             "SELECT COUNT(*) FROM audit WHERE actor = 'console:2' AND result = 'refused'")
         assert refused == 1
 
@@ -124,8 +124,8 @@ async def test_forged_admin_button_from_non_admin_is_refused(acore: TipsterCore)
     data = button_data(card, "Deactivate")
     out = texts(await acore.handle_button(user_ctx(2), data))
     assert "admins only" in out
-    assert (await acore.services.users.get(target.id)).state == "active"
-    assert await acore.services.db.scalar("SELECT COUNT(*) FROM audit WHERE result='refused'") == 1
+    assert (await acore.storage.users.get(target.id)).state == "active"
+    assert await acore.storage.db.scalar("SELECT COUNT(*) FROM audit WHERE result='refused'") == 1
 
 
 async def test_grant_and_last_admin_rules(acore: TipsterCore):
@@ -144,10 +144,10 @@ async def test_grant_and_last_admin_rules(acore: TipsterCore):
 async def test_last_admin_granted_from_chat_cannot_demote_self(settings: Settings):
     async with open_core(settings) as core:  # no configured admins
         user = await core.ensure_user(user_ctx(5))
-        await core.services.user_admin.set_access(user.id, role="admin")
+        await core.storage.user_admin.set_access(user.id, role="admin")
         out = texts(await core.handle_text(user_ctx(5), "/grant console:5 trader"))
         assert "last admin" in out
-        assert (await core.services.users.get(user.id)).role == "admin"
+        assert (await core.storage.users.get(user.id)).role == "admin"
 
 
 async def test_activation_expiry_and_message(admin_settings: Settings):
@@ -202,11 +202,11 @@ async def test_deluser_keeps_or_removes_tips(acore: TipsterCore):
     confirm = (await acore.handle_text(ADMIN_CTX, "/deluser console:1"))[0]
     out = texts(await acore.handle_button(ADMIN_CTX, button_data(confirm, "Delete")))
     assert "kept as deleted:" in out
-    assert await acore.services.db.scalar("SELECT COUNT(*) FROM signals") == 2
+    assert await acore.storage.db.scalar("SELECT COUNT(*) FROM signals") == 2
     confirm = (await acore.handle_text(ADMIN_CTX, "/deluser console:2 with-signals"))[0]
     out = texts(await acore.handle_button(ADMIN_CTX, button_data(confirm, "Delete")))
     assert "with 1 tip(s)" in out
-    assert await acore.services.db.scalar("SELECT COUNT(*) FROM signals") == 1
+    assert await acore.storage.db.scalar("SELECT COUNT(*) FROM signals") == 1
     assert "No user console:2" in texts(await acore.handle_text(ADMIN_CTX, "/user console:2"))
     # The person behind a deleted id can register again as a new user.
     assert "Welcome" in texts(await acore.handle_text(user_ctx(1), "/start"))
@@ -217,14 +217,14 @@ async def test_forgetme_deletes_and_anonymises_audit(acore: TipsterCore):
     await acore.handle_text(user_ctx(1), "/signal BTC/USDT 1h")
     await acore.handle_text(user_ctx(1), "/contact hello")
     await acore.handle_text(user_ctx(1), "/admin")  # a refusal: audited with the identity
-    assert await acore.services.db.scalar("SELECT COUNT(*) FROM audit WHERE actor = 'console:1'") == 1
+    assert await acore.storage.db.scalar("SELECT COUNT(*) FROM audit WHERE actor = 'console:1'") == 1
     ask = (await acore.handle_text(user_ctx(1), "/forgetme"))[0]
     # Another user cannot press my confirmation.
     await make_user(acore, 2, "trader")
     assert "not yours" in texts(await acore.handle_button(user_ctx(2), button_data(ask, "Delete my data")))
     done = texts(await acore.handle_button(user_ctx(1), button_data(ask, "Delete my data")))
     assert "deleted" in done
-    db = acore.services.db
+    db = acore.storage.db
     assert await db.scalar("SELECT COUNT(*) FROM users WHERE identity = 'console:1'") == 0
     assert await db.scalar("SELECT COUNT(*) FROM signals") == 0
     assert await db.scalar("SELECT COUNT(*) FROM messages") == 0

@@ -39,9 +39,9 @@ async def test_signal_card_is_stored_and_labelled_demo(core: TipsterCore):
         assert needle in card.text
     assert [[b.label for b in row] for row in card.buttons] == [["🔄 Refresh", "📜 History", "✖ Dismiss"],
                                                                 ["👁 Watch", "📰 News"]]
-    stored = await core.services.signals.get(1)
+    stored = await core.storage.signals.get(1)
     assert stored is not None and stored.symbol == "BTC/USDT" and stored.demo
-    history = await core.services.signals.history(1)
+    history = await core.storage.signals.history(1)
     assert [e.event for e in history] == ["signal_created"]
 
 
@@ -49,7 +49,7 @@ async def test_overrides_are_applied(core: TipsterCore):
     card = (await core.handle_text(user_ctx(), "/signal ETH/USDT 4h buy=0.7 sell=-0.7 tw=0.8"))[0]
     assert "buy ≥ +0.70" in card.text and "sell ≤ -0.70" in card.text
     assert "weights technical 0.8 / sentiment 0.2" in card.text
-    stored = await core.services.signals.get(1)
+    stored = await core.storage.signals.get(1)
     assert stored.params.technical_weight == 0.8 and stored.params.sentiment_weight == pytest.approx(0.2)
 
 
@@ -83,10 +83,10 @@ async def test_buttons_refresh_history_dismiss(core: TipsterCore):
     assert "signal_created" in texts(hist)
     refreshed = (await core.handle_button(ctx, button_data(card, "Refresh")))[0]
     assert refreshed.edit and "Tip #2" in refreshed.text
-    assert (await core.services.signals.get(1)).status == "superseded"
+    assert (await core.storage.signals.get(1)).status == "superseded"
     dismissed = (await core.handle_button(ctx, button_data(refreshed, "Dismiss")))[0]
     assert dismissed.edit and "dismissed" in dismissed.text
-    assert (await core.services.signals.get(2)).status == "dismissed"
+    assert (await core.storage.signals.get(2)).status == "dismissed"
 
 
 async def test_forged_and_foreign_buttons_are_refused_and_logged(core: TipsterCore):
@@ -96,15 +96,15 @@ async def test_forged_and_foreign_buttons_are_refused_and_logged(core: TipsterCo
     # Another user pressing a genuine button of the owner's tip.
     out = await core.handle_button(other, data)
     assert "not yours" in texts(out)
-    assert (await core.services.signals.get(1)).status == "active"
+    assert (await core.storage.signals.get(1)).status == "active"
     # Forged: same shape, another id, signature kept.
     action, sid, sig = data.split(":")
     for forged in (f"{action}:2:{sig}", f"{action}:{sid}:AAAAAAAAAA", "dm:1", "", "x" * 200, "rf:1:" + sig):
         out = await core.handle_button(other, forged)
         assert "not valid" in texts(out)
-    refusals = await core.services.db.scalar("SELECT COUNT(*) FROM activity WHERE kind IN ('refused', 'forged_button')")
+    refusals = await core.storage.db.scalar("SELECT COUNT(*) FROM activity WHERE kind IN ('refused', 'forged_button')")
     assert refusals >= 6
-    assert (await core.services.signals.get(1)).status == "active"
+    assert (await core.storage.signals.get(1)).status == "active"
 
 
 @pytest.mark.parametrize(
@@ -148,7 +148,7 @@ async def test_bad_input_gets_one_line_reason(core: TipsterCore, command: str, e
     out = texts(replies)
     assert expected in out, out
     assert "went wrong" not in out
-    assert await core.services.db.scalar("SELECT COUNT(*) FROM signals") == 0
+    assert await core.storage.db.scalar("SELECT COUNT(*) FROM signals") == 0
 
 
 async def test_history_of_another_users_tip_is_refused(core: TipsterCore):

@@ -24,7 +24,7 @@ def group_admin(core: TipsterCore, answer: bool) -> None:
 
 
 async def watched(core: TipsterCore, chat_id: str = "1") -> list[tuple[str, str]]:
-    return [(w.symbol, w.timeframe) for w in await core.services.watches.for_chat("console", chat_id)]
+    return [(w.symbol, w.timeframe) for w in await core.storage.watches.for_chat("console", chat_id)]
 
 
 async def test_watch_unwatch_and_watchlist(core: TipsterCore):
@@ -39,7 +39,7 @@ async def test_watch_unwatch_and_watchlist(core: TipsterCore):
     out = texts(await core.handle_text(ctx, "/watch AAPL"))
     assert "Watching AAPL 1d" in out and "no 4h data" in out
     assert await watched(core) == [("AAPL", "1d"), ("BTC/USDT", "1h"), ("ETH/USDT", "1d"), ("ETH/USDT", "4h")]
-    chat = await core.services.chats.get("console", "1")
+    chat = await core.storage.chats.get("console", "1")
     assert chat is not None and chat.chat_type == "private"
 
     listing = (await core.handle_text(ctx, "/watchlist"))[0]
@@ -56,15 +56,15 @@ async def test_watch_unwatch_and_watchlist(core: TipsterCore):
     assert "Stopped watching BTC/USDT 1h" in texts(await core.handle_text(ctx, "/unwatch BTC/USDT 1h"))
     assert "watches nothing" in texts(await core.handle_text(ctx, "/watchlist"))
     # Normal use is in the activity log, never in the audit log.
-    kinds = [e.kind for e in await core.services.activity.recent(limit=50)]
+    kinds = [e.kind for e in await core.storage.activity.recent(limit=50)]
     assert kinds.count("watch_added") == 4 and kinds.count("watch_removed") == 3
-    assert await core.services.db.scalar("SELECT COUNT(*) FROM audit") == 0
+    assert await core.storage.db.scalar("SELECT COUNT(*) FROM audit") == 0
 
 
 async def test_watch_limit_per_chat(core: TipsterCore):
     user = await core.ensure_user(user_ctx(1))
     for i in range(MAX_WATCHES):
-        await core.services.watches.add("console", "1", user.id, f"SYM{i}", "1h")
+        await core.storage.watches.add("console", "1", user.id, f"SYM{i}", "1h")
     out = texts(await core.handle_text(user_ctx(1), "/watch BTC/USDT 1h"))
     assert "already watches 20 markets" in out
     assert ("BTC/USDT", "1h") not in await watched(core)
@@ -110,9 +110,9 @@ async def test_bad_follow_input_gets_one_line_reason(core: TipsterCore, command:
     out = texts(await core.handle_text(user_ctx(), command))
     assert expected in out, out
     assert "went wrong" not in out
-    assert await core.services.watches.count() == 0
-    assert await core.services.subscriptions.count() == 0
-    assert await core.services.chat_settings.get("console", "1") == {}
+    assert await core.storage.watches.count() == 0
+    assert await core.storage.subscriptions.count() == 0
+    assert await core.storage.chat_settings.get("console", "1") == {}
 
 
 async def test_subscriptions(core: TipsterCore):
@@ -124,17 +124,17 @@ async def test_subscriptions(core: TipsterCore):
     assert "already subscribed to ETH/USDT (through all)" in texts(await core.handle_text(ctx, "/subscribe ETH/USDT"))
     listing = texts(await core.handle_text(ctx, "/subscriptions"))
     assert "Subscriptions (2)" in listing and "• all symbols" in listing and "• BTC/USDT" in listing
-    assert sorted(await core.services.subscriptions.chats_for("SOL/USDT")) == [("console", "1")]
+    assert sorted(await core.storage.subscriptions.chats_for("SOL/USDT")) == [("console", "1")]
     assert "Unsubscribed this chat from BTC/USDT" in texts(await core.handle_text(ctx, "/unsubscribe BTC/USDT"))
     # One symbol cannot be cut out of "all": say how to end it instead.
     assert "/unsubscribe all" in texts(await core.handle_text(ctx, "/unsubscribe ETH/USDT"))
     assert "Unsubscribed this chat from everything" in texts(await core.handle_text(ctx, "/unsubscribe ALL"))
-    assert await core.services.subscriptions.for_chat("console", "1") == []
+    assert await core.storage.subscriptions.for_chat("console", "1") == []
     await core.handle_text(ctx, "/subscribe SPY")
     await core.handle_text(ctx, "/subscribe")
     assert "from everything" in texts(await core.handle_text(ctx, "/unsubscribe"))
-    assert await core.services.subscriptions.count() == 0
-    assert await core.services.db.scalar("SELECT COUNT(*) FROM audit") == 0
+    assert await core.storage.subscriptions.count() == 0
+    assert await core.storage.db.scalar("SELECT COUNT(*) FROM audit") == 0
 
 
 async def test_group_follows_need_group_admin_rights(core: TipsterCore):
@@ -143,9 +143,9 @@ async def test_group_follows_need_group_admin_rights(core: TipsterCore):
                     "/settings summary=08:00"):
         out = texts(await core.handle_text(GROUP, command))
         assert "needs the group's admin rights" in out, (command, out)
-    assert await core.services.watches.count() == 0 and await core.services.subscriptions.count() == 0
-    assert await core.services.chat_settings.get("console", "-100") == {}
-    refused = await core.services.db.scalar("SELECT COUNT(*) FROM audit WHERE result = 'refused'")
+    assert await core.storage.watches.count() == 0 and await core.storage.subscriptions.count() == 0
+    assert await core.storage.chat_settings.get("console", "-100") == {}
+    refused = await core.storage.db.scalar("SELECT COUNT(*) FROM audit WHERE result = 'refused'")
     assert refused == 5
     # Looking is open to every member.
     assert "watches nothing" in texts(await core.handle_text(GROUP, "/watchlist"))
@@ -157,9 +157,9 @@ async def test_group_follows_need_group_admin_rights(core: TipsterCore):
     assert "daily summary is now at 08:00" in texts(await core.handle_text(GROUP, "/settings summary=8:00"))
     # The follows are the group's, not the typing member's private chat's.
     assert await watched(core, "-100") == [("BTC/USDT", "1h")] and await watched(core, "1") == []
-    assert await core.services.subscriptions.chats_for("ETH/USDT") == [("console", "-100")]
-    assert (await core.services.chat_settings.get("console", "-100"))["summary"] == "08:00"
-    chat = await core.services.chats.get("console", "-100")
+    assert await core.storage.subscriptions.chats_for("ETH/USDT") == [("console", "-100")]
+    assert (await core.storage.chat_settings.get("console", "-100"))["summary"] == "08:00"
+    chat = await core.storage.chats.get("console", "-100")
     assert chat is not None and chat.is_group
     # Another member with admin rights sees and changes the same list; a member without them cannot.
     assert "BTC/USDT 1h" in texts(await core.handle_text(GROUP_OTHER, "/watchlist"))
@@ -175,8 +175,8 @@ async def test_settings_summary_in_a_private_chat(core: TipsterCore):
     assert "summary = 21:00 (default)" in texts(await core.handle_text(ctx, "/settings"))
     saved = texts(await core.handle_text(ctx, "/settings summary=7:30 tz=Europe/Berlin"))
     assert "summary = 07:30 (this chat" in saved and "tz = Europe/Berlin" in saved
-    assert await core.services.chat_settings.get("console", "1") == {"summary": "07:30"}
-    user = await core.services.users.by_identity("console:1")
+    assert await core.storage.chat_settings.get("console", "1") == {"summary": "07:30"}
+    user = await core.storage.users.by_identity("console:1")
     assert user.settings == {"timezone": "Europe/Berlin"}  # the private chat's timezone stays the user's
     assert "summary = off" in texts(await core.handle_text(ctx, "/settings summary=OFF"))
     # Another user's private chat keeps the default.
@@ -197,7 +197,7 @@ async def test_watch_button_on_the_tip_card(core: TipsterCore):
     out = await core.handle_button(other, watch)
     assert "not yours" in texts(out)
     assert await watched(core, "2") == []
-    assert await core.services.db.scalar("SELECT COUNT(*) FROM audit WHERE result = 'refused'") == 1
+    assert await core.storage.db.scalar("SELECT COUNT(*) FROM audit WHERE result = 'refused'") == 1
     # A finished tip has no Watch button.
     dismissed = (await core.handle_button(owner, button_data(card, "Dismiss")))[0]
     assert all("Watch" not in b.label for row in dismissed.buttons for b in row)

@@ -157,7 +157,7 @@ async def test_absurd_levels_and_sizes_are_refused_in_one_line(acore: TipsterCor
                                                                expected: str) -> None:
     out = one_answer(await acore.handle_text(ADMIN, command))
     assert expected in out and len(out) < 300, out
-    assert await acore.services.db.scalar("SELECT COUNT(*) FROM positions") == 0
+    assert await acore.storage.db.scalar("SELECT COUNT(*) FROM positions") == 0
 
 
 async def test_a_sane_target_is_still_accepted(acore: TipsterCore) -> None:
@@ -213,7 +213,7 @@ async def test_a_broker_error_body_never_reaches_the_chat(alpaca_core: tuple[Tip
     assert fake.key not in out and fake.secret not in out and "APCA-API" not in out, repr(out)
     assert len(out.splitlines()) <= 3 and len(out) < 400, out
     # The stored failure reason (shown later in /positions and alerts) is the same short text.
-    rows = await core.services.db.fetchall("SELECT * FROM positions")
+    rows = await core.storage.db.fetchall("SELECT * FROM positions")
     assert rows and all(fake.key not in str(v) and fake.secret not in str(v) for r in rows for v in tuple(r))
     # The log keeps the detail, with the keys redacted.
     assert "request:" in caplog.text

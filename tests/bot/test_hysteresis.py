@@ -55,12 +55,12 @@ async def stored_hold(core: TipsterCore, user_id: int, chat: str, buy: float) ->
     params = SignalParams(buy_threshold=buy, sell_threshold=-0.9)
     tip = await generate_signal("BTC/USDT", "1h", params, core.services.market, core.services.sentiment)
     tip = tip.model_copy(update={"recommendation": Recommendation.HOLD, "stop_loss": None, "take_profit": None})
-    return (await core.services.signals.create(tip, user_id, "console", chat)).id or 0
+    return (await core.storage.signals.create(tip, user_id, "console", chat)).id or 0
 
 
 async def test_a_change_just_past_the_threshold_waits_one_cycle(still_core: TipsterCore) -> None:
     core = still_core
-    user, _ = await core.services.users.register("console:9", "trader")
+    user, _ = await core.storage.users.register("console:9", "trader")
     probe = await generate_signal("BTC/USDT", "1h", SignalParams(buy_threshold=-0.9, sell_threshold=-1.0),
                                   core.services.market, core.services.sentiment)
     fused = probe.fused_score  # what the cycle will see on this still market, under the default weights
@@ -69,10 +69,10 @@ async def test_a_change_just_past_the_threshold_waits_one_cycle(still_core: Tips
     monitor = SignalMonitor(core)
 
     await monitor.run_cycle()
-    assert (await core.services.signals.get(far)).recommendation is Recommendation.BUY  # at once
-    assert (await core.services.signals.get(near)).recommendation is Recommendation.HOLD  # held back
+    assert (await core.storage.signals.get(far)).recommendation is Recommendation.BUY  # at once
+    assert (await core.storage.signals.get(near)).recommendation is Recommendation.HOLD  # held back
 
     await monitor.run_cycle()  # the same change proposed a second time in a row: taken
-    assert (await core.services.signals.get(near)).recommendation is Recommendation.BUY
-    events = [e.event for e in await core.services.signals.history(near)]
+    assert (await core.storage.signals.get(near)).recommendation is Recommendation.BUY
+    events = [e.event for e in await core.storage.signals.history(near)]
     assert events.count("status_changed") == 1

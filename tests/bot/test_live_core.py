@@ -140,7 +140,7 @@ async def test_a_refused_alpaca_key_alerts_admins_once(tmp_path: Path) -> None:
             for _ in range(3):
                 out = texts(await core.handle_text(user_ctx(), "/signal AAPL 1d"))
                 assert "Alpaca refused the API key" in out and "brokers.alpaca" in out
-            alerts = [a for a in await AlertRepository(core.services.db).for_chat("console", "boss")
+            alerts = [a for a in await AlertRepository(core.storage.db).for_chat("console", "boss")
                       if a.kind == "admin_alert"]
             assert len(alerts) == 1
     finally:

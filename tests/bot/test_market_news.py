@@ -71,7 +71,7 @@ async def test_market_refuses_arguments_with_one_line(core: TipsterCore) -> None
 async def test_news_button_lists_the_scored_texts_of_the_window(core: TipsterCore) -> None:
     ctx = user_ctx()
     card = (await core.handle_text(ctx, "/signal BTC/USDT 1h"))[0]
-    tip = await core.services.signals.get(1)
+    tip = await core.storage.signals.get(1)
     assert tip is not None and tip.news and tip.sentiment_as_of is not None
     at = tip.sentiment_as_of
     # Every listed text is a bundled headline published in [at − 48 h, at], counted here from the CSV.
@@ -106,7 +106,7 @@ async def test_news_button_lists_the_scored_texts_of_the_window(core: TipsterCor
 
 async def test_card_says_how_many_texts_from_where_and_how_old(core: TipsterCore) -> None:
     card = (await core.handle_text(user_ctx(), "/signal BTC/USDT 1h"))[0]
-    tip = await core.services.signals.get(1)
+    tip = await core.storage.signals.get(1)
     line = next(x for x in card.text.splitlines() if x.startswith("Sentiment:"))
     age = tip.sentiment_as_of - tip.sentiment_newest
     hours = int(age.total_seconds() // 3600)
@@ -138,7 +138,7 @@ async def test_a_replay_time_without_news_says_so(settings, tmp_path) -> None:
 async def test_health_names_model_news_sources_and_cache(core: TipsterCore) -> None:
     admin_ctx = ChatContext(platform="console", user_id="local", chat_id="local")
     admin = await core.ensure_user(admin_ctx)
-    await core.services.user_admin.set_access(admin.id, role="admin", state="active")
+    await core.storage.user_admin.set_access(admin.id, role="admin", state="active")
     await core.handle_text(user_ctx(), "/signal BTC/USDT 1h")
     out = texts(await core.handle_text(admin_ctx, "/health"))
     assert "Sentiment model: offline (sentiment.model: offline)" in out

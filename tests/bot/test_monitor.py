@@ -31,13 +31,13 @@ def replay(core: TipsterCore):
 
 
 async def history_events(core: TipsterCore, signal_id: int) -> list[str]:
-    return [e.event for e in await core.services.signals.history(signal_id)]
+    return [e.event for e in await core.storage.signals.history(signal_id)]
 
 
 async def buy_tip_that_will_turn(core: TipsterCore) -> int:
     """A BUY tip whose buy threshold sits just under today's fused score, so any drop makes it HOLD."""
     probe = (await core.handle_text(OWNER, "/signal BTC/USDT 1h"))[0]
-    fused = (await core.services.signals.get(1)).fused_score
+    fused = (await core.storage.signals.get(1)).fused_score
     del probe
     threshold = round(fused - 0.0005, 4)
     card = (await core.handle_text(OWNER, f"/signal BTC/USDT 1h buy={threshold} sell=-1"))[0]
@@ -49,11 +49,11 @@ async def test_buy_turning_hold_gives_one_event_and_one_alert_per_subscribed_cha
     core = mcore
     signal_id = await buy_tip_that_will_turn(core)
     # Two subscribed chats (one to the symbol, one to everything) and one subscribed to another symbol.
-    await core.services.subscriptions.add("console", "chatA", "BTC/USDT", None)
-    await core.services.subscriptions.add("console", "chatB", "*", None)
-    await core.services.subscriptions.add("console", "chatC", "ETH/USDT", None)
+    await core.storage.subscriptions.add("console", "chatA", "BTC/USDT", None)
+    await core.storage.subscriptions.add("console", "chatB", "*", None)
+    await core.storage.subscriptions.add("console", "chatC", "ETH/USDT", None)
     # The probe tip (#1) must not interfere: dismiss it.
-    await core.services.signals.set_status(1, "dismissed", "dismissed", "test")
+    await core.storage.signals.set_status(1, "dismissed", "dismissed", "test")
     monitor = SignalMonitor(core)
     changed_at = None
     for step in range(48):
@@ -64,10 +64,10 @@ async def test_buy_turning_hold_gives_one_event_and_one_alert_per_subscribed_cha
             break
         replay(core).advance(3600)
     assert changed_at is not None, "the tip never changed in 48 bars"
-    signal = await core.services.signals.get(signal_id)
+    signal = await core.storage.signals.get(signal_id)
     assert signal.recommendation.value == "HOLD"
     assert (await history_events(core, signal_id)).count("status_changed") == 1
-    alerts = AlertRepository(core.services.db)
+    alerts = AlertRepository(core.storage.db)
     assert len(await alerts.for_chat("console", "chatA")) == 1
     assert len(await alerts.for_chat("console", "chatB")) == 1
     assert await alerts.for_chat("console", "chatC") == []
@@ -78,7 +78,7 @@ async def test_buy_turning_hold_gives_one_event_and_one_alert_per_subscribed_cha
     again = await monitor.run_cycle()
     assert again.monitored == 1 and again.changed == 0 and again.errors == 0
     assert await history_events(core, signal_id) == ["signal_created", "status_changed"]
-    cycles = await core.services.db.scalar("SELECT cycles FROM signal_monitor WHERE signal_id = ?", (signal_id,))
+    cycles = await core.storage.db.scalar("SELECT cycles FROM signal_monitor WHERE signal_id = ?", (signal_id,))
     assert cycles == 1
     assert len(await alerts.for_chat("console", "chatA")) == 1 and len(await alerts.for_chat("console", "1")) == 1
 
@@ -91,8 +91,8 @@ async def test_unchanged_tips_keep_a_compact_record(mcore: TipsterCore):
         result = await monitor.run_cycle()
         assert result.monitored == 1 and result.changed == 0
     assert await history_events(core, 1) == ["signal_created"]
-    assert await core.services.db.scalar("SELECT cycles FROM signal_monitor WHERE signal_id = 1") == 5
-    assert await core.services.db.scalar("SELECT COUNT(*) FROM job_runs WHERE job = 'monitor'") == 5
+    assert await core.storage.db.scalar("SELECT cycles FROM signal_monitor WHERE signal_id = 1") == 5
+    assert await core.storage.db.scalar("SELECT COUNT(*) FROM job_runs WHERE job = 'monitor'") == 5
 
 
 async def test_tips_expire_after_ttl_bars(mcore: TipsterCore):
@@ -104,7 +104,7 @@ async def test_tips_expire_after_ttl_bars(mcore: TipsterCore):
     replay(core).advance(3600)
     result = await monitor.run_cycle()
     assert result.expired == 1 and result.monitored == 0
-    assert (await core.services.signals.get(1)).status == "expired"
+    assert (await core.storage.signals.get(1)).status == "expired"
     assert await history_events(core, 1) == ["signal_created", "expired"]
 
 
@@ -113,7 +113,7 @@ async def test_a_failing_symbol_is_skipped_and_counted(mcore: TipsterCore):
     await core.handle_text(OWNER, "/signal ETH/USDT 1h buy=0.99 sell=-0.99")
     await core.handle_text(OWNER, "/signal SPY 1d buy=0.99 sell=-0.99")
     # SPY's tip points at a timeframe the replay does not have (as if data vanished after a config change).
-    await core.services.db.execute(
+    await core.storage.db.execute(
         "UPDATE signals SET timeframe = '15m', data_json = json_set(data_json, '$.timeframe', '15m')"
         " WHERE symbol = 'SPY'")
     result = await SignalMonitor(core).run_cycle()

@@ -36,7 +36,7 @@ async def core(settings: Settings) -> AsyncIterator[TipsterCore]:
 async def seed(core: TipsterCore, count: int) -> list[int]:
     """Tips stored with the default parameters' recommendation but each with parameters of its own."""
     rng = random.Random(17)
-    user, _ = await core.services.users.register("console:7", "trader")
+    user, _ = await core.storage.users.register("console:7", "trader")
     services = core.services
     templates = {m: await generate_signal(*m, SignalParams(), services.market, services.sentiment) for m in MARKETS}
     ids = []
@@ -47,7 +47,7 @@ async def seed(core: TipsterCore, count: int) -> list[int]:
                               technical_weight=tw, sentiment_weight=round(1 - tw, 2),
                               macd_scale="atr" if i % 4 else 500.0)
         tip = templates[MARKETS[i % len(MARKETS)]].model_copy(update={"params": params})
-        ids.append((await services.signals.create(tip, user.id, "console", "7", supersede=False)).id)
+        ids.append((await services.storage.signals.create(tip, user.id, "console", "7", supersede=False)).id)
     return ids
 
 
@@ -56,7 +56,7 @@ async def reference(core: TipsterCore, ids: list[int]) -> dict[int, tuple[str, f
     sentiment)."""
     out = {}
     for signal_id in ids:
-        tip = await core.services.signals.get(signal_id)
+        tip = await core.storage.signals.get(signal_id)
         fresh = await generate_signal(tip.symbol, tip.timeframe, tip.params, core.services.market,
                                       core.services.sentiment)
         out[signal_id] = (fresh.recommendation.value, fresh.fused_score, fresh.technical_score,
@@ -68,12 +68,12 @@ async def test_cycle_matches_per_tip_reevaluation(core: TipsterCore, monkeypatch
     ids = await seed(core, 120)
     replay = core.services.market.inner
     monitor = SignalMonitor(core)
-    alerts = AlertRepository(core.services.db)
+    alerts = AlertRepository(core.storage.db)
     cycles = {i: 0 for i in ids}
     for step in range(3):
         if step:
             replay.advance(7 * 3600)
-        before = {i: (await core.services.signals.get(i)).recommendation.value for i in ids}
+        before = {i: (await core.storage.signals.get(i)).recommendation.value for i in ids}
         expected = await reference(core, ids)
         readings: list[str] = []
         original = core.services.sentiment.reading
@@ -92,16 +92,16 @@ async def test_cycle_matches_per_tip_reevaluation(core: TipsterCore, monkeypatch
         if step == 0:
             assert 5 < len(changed) < len(ids) - 5  # the sample exercises both paths
         for i in ids:
-            tip = await core.services.signals.get(i)
+            tip = await core.storage.signals.get(i)
             assert tip.recommendation.value == expected[i][0]
-            row = await core.services.db.fetchone(
+            row = await core.storage.db.fetchone(
                 "SELECT cycles, last_fused, last_technical, last_sentiment FROM signal_monitor WHERE signal_id = ?",
                 (i,))
             if i in changed:
                 assert row is None  # a change restarts the compact record
                 assert tip.fused_score == expected[i][1]
                 cycles[i] = 0
-                history = [e.event for e in await core.services.signals.history(i)]
+                history = [e.event for e in await core.storage.signals.history(i)]
                 assert history.count("status_changed") >= 1
             else:
                 cycles[i] += 1

@@ -284,11 +284,9 @@ async def test_the_console_prints_alerts_as_they_arrive(core):
     import io
 
     from bot.console.chat import ConsoleChat
-    from bot.core.outbox import outbox_of
-
     out = io.StringIO()
     chat = ConsoleChat(core, stdin=io.StringIO(""), stdout=out)
-    outbox = outbox_of(core.services)
+    outbox = core.services.outbox
     async with chat.printing_alerts():
         await outbox.enqueue("console", "local", Reply(title="ETH/USDT · 1h", text="BUY → HOLD",
                                                        buttons=[[Button(label="📜 History", data="h")]]),

@@ -56,7 +56,7 @@ async def test_open_from_tip_buttons(pcore: TipsterCore):
     account = await core.trading.repo.paper_account(await user_id(core), Decimal(10000))
     assert account.cash == Decimal(10000) - position.entry_price * position.quantity - position.entry_fee
     # The edited message tells the fill: no second copy is queued as an alert to the same chat.
-    alerts = await AlertRepository(core.services.db).for_chat("console", "1")
+    alerts = await AlertRepository(core.storage.db).for_chat("console", "1")
     assert [a.kind for a in alerts] == []
     # A second open on the same tip is refused by the duplicate check, shown before any confirmation ...
     sizes = (await core.handle_button(ME, button_data(card, "Open position")))[0]
@@ -65,7 +65,7 @@ async def test_open_from_tip_buttons(pcore: TipsterCore):
     # ... and pressing the first Confirm again (a replayed button) opens nothing either.
     replayed = texts(await core.handle_button(ME, button_data(confirm, "Confirm")))
     assert "Already done" in replayed
-    assert await core.services.db.scalar("SELECT COUNT(*) FROM positions") == 1
+    assert await core.storage.db.scalar("SELECT COUNT(*) FROM positions") == 1
 
 
 def card_signal_id(card) -> int:
@@ -73,7 +73,7 @@ def card_signal_id(card) -> int:
 
 
 async def user_id(core: TipsterCore, ctx=ME) -> int:
-    return (await core.services.users.by_identity(ctx.identity)).id
+    return (await core.storage.users.by_identity(ctx.identity)).id
 
 
 async def test_risk_checks_refuse_with_numbers(pcore: TipsterCore):
@@ -86,7 +86,7 @@ async def test_risk_checks_refuse_with_numbers(pcore: TipsterCore):
     assert "A risk check refuses" in refused.title
     assert "✖ position size: position $1,500.00 is 15.0% of equity $10,000.00 (limit 10%)" in refused.text
     assert not any("Confirm" in b.label for row in refused.buttons for b in row)
-    assert await core.services.db.scalar("SELECT COUNT(*) FROM positions") == 0
+    assert await core.storage.db.scalar("SELECT COUNT(*) FROM positions") == 0
     core.settings.risk.max_daily_trades = 1
     await open_from_card(core, card, "$100")
     card2 = await buy_card(core)
@@ -101,8 +101,8 @@ async def test_viewers_never_see_open_and_forged_presses_are_refused(pcore: Tips
     await core.ensure_user(OTHER)
     out = texts(await core.handle_button(OTHER, button_data(card, "Open position")))
     assert "not yours" in out
-    viewer = await core.services.users.by_identity(OTHER.identity)
-    await core.services.user_admin.set_access(viewer.id, role="viewer")
+    viewer = await core.storage.users.by_identity(OTHER.identity)
+    await core.storage.user_admin.set_access(viewer.id, role="viewer")
     viewer_card = await buy_card(core, OTHER)
     assert not any("Open" in b.label for row in viewer_card.buttons for b in row)
     assert "does not allow" in texts(await core.handle_button(OTHER, button_data(card, "Open position")))
@@ -126,7 +126,7 @@ async def test_take_profit_exit_alert_and_pnl(pcore: TipsterCore):
     position = await core.trading.repo.get(1)
     assert position.status == "closed"
     assert position.exit_reason == "take_profit"
-    kinds = [a.kind for a in await AlertRepository(core.services.db).for_chat("console", "1")]
+    kinds = [a.kind for a in await AlertRepository(core.storage.db).for_chat("console", "1")]
     assert "exit" in kinds
     pnl = texts(await core.handle_text(ME, "/pnl"))
     assert "Trades 1" in pnl and "take_profit 1" in pnl
@@ -175,7 +175,7 @@ async def test_manual_close_and_close_all(pcore: TipsterCore):
 async def test_bad_position_input(pcore: TipsterCore, command: str, expected: str):
     out = texts(await pcore.handle_text(ME, command))
     assert expected in out, out
-    assert await pcore.services.db.scalar("SELECT COUNT(*) FROM positions") == 0
+    assert await pcore.storage.db.scalar("SELECT COUNT(*) FROM positions") == 0
 
 
 class FlakyBroker:
@@ -228,8 +228,8 @@ async def test_summary_stats_and_health_include_positions(pcore: TipsterCore):
                          since=now - timedelta(days=1), until=now + timedelta(minutes=1), tz="UTC")
     lines = [line for section in core.summary_sections for line in await section(core, scope)]
     assert lines[0] == "Positions: 0 open" and lines[1].startswith("Trades 1 · win rate")
-    admin = await core.services.users.by_identity(ME.identity)
-    await core.services.user_admin.set_access(admin.id, role="admin")
+    admin = await core.storage.users.by_identity(ME.identity)
+    await core.storage.user_admin.set_access(admin.id, role="admin")
     assert "Positions: closed 1" in texts(await core.handle_text(ME, "/stats"))
     assert "Brokers: paper (default paper)" in texts(await core.handle_text(ME, "/health"))
 
@@ -241,7 +241,7 @@ async def test_signal_reversal_closes_the_tips_positions(pcore: TipsterCore):
     core = pcore
     card = await buy_card(core)
     await open_from_card(core, card, "$100")
-    tip = await core.services.signals.get(card_signal_id(card))
+    tip = await core.storage.signals.get(card_signal_id(card))
     reversed_tip = tip.model_copy(update={"recommendation": Recommendation.SELL})
     core.settings.risk.exit_on_reversal = True
     await SignalMonitor(core)._exit_reversed([(tip, reversed_tip, [])])

@@ -157,7 +157,7 @@ async def test_live_monitor_reads_1m_candles_since_the_position_opened(live: Liv
     # before it opened touched 61,000 (not its own); the ticker is back at 60,100.00
     minute = int(datetime.now(UTC).timestamp()) // 60 * 60
     opened = minute - 300
-    await core.services.db.execute("UPDATE positions SET opened_at = ? WHERE id = 1",
+    await core.storage.db.execute("UPDATE positions SET opened_at = ? WHERE id = 1",
                                    (to_db_time(datetime.fromtimestamp(opened, tz=UTC)),))
     exchange.set_bars("BTCUSDT", 60, [
         Kline(opened - 60, 60000.0, 61000.0, 59990.0, 60010.0, 1.0),

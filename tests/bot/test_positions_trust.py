@@ -113,7 +113,7 @@ def signed_money(value: Decimal) -> str:
 
 
 async def cash_of(core: TipsterCore) -> Decimal:
-    user = await core.services.users.by_identity(ME.identity)
+    user = await core.storage.users.by_identity(ME.identity)
     return (await core.trading.repo.paper_account(user.id, Decimal(10000))).cash
 
 
@@ -172,7 +172,7 @@ async def test_concurrent_confirms_give_the_sequential_result(settings: Settings
         outcomes = [texts(reply) for reply in replies]
         assert sum(bool(re.search(r"Position #\d+ opened", o)) for o in outcomes) == expected_opened
         assert sum("Not opened: a risk check refused" in o for o in outcomes) == presses - expected_opened
-        assert await core.services.db.scalar("SELECT COUNT(*) FROM positions") == expected_opened
+        assert await core.storage.db.scalar("SELECT COUNT(*) FROM positions") == expected_opened
 
 
 # ---- risk checks at current value --------------------------------------------------------------------
@@ -209,7 +209,7 @@ async def test_cash_check_includes_slippage_and_fees(settings: Settings):
                 "$1,000.00 available") in card.text, card.text
         assert not any("Confirm" in b.label for row in card.buttons for b in row)
         assert "opened" in await open_now(core, f"/open {BTC} long 998")
-        user = await core.services.users.by_identity(ME.identity)
+        user = await core.storage.users.by_identity(ME.identity)
         cash = (await core.trading.repo.paper_account(user.id, Decimal(1000))).cash
         quantity = qty(Decimal(998), price)
         assert cash == 1000 - quantity * fill - fee_on(quantity * fill) and cash >= 0
@@ -301,7 +301,7 @@ async def test_a_pending_entry_that_failed_after_a_crash_tells_its_owner(rig: Ri
     broker.placed.clear()  # as after a crash: the order never reached the broker
     assert await core.trading.reconcile(datetime.now(UTC) + timedelta(minutes=5)) == 1
     assert (await core.trading.repo.get(1)).status == "failed"
-    alerts = await AlertRepository(core.services.db).for_chat("console", "1")
+    alerts = await AlertRepository(core.storage.db).for_chat("console", "1")
     [failed] = [a for a in alerts if a.kind == "entry_failed"]
     told = Reply.model_validate(failed.payload).plain()
     assert "#1" in told and "not opened" in told and "ETH/USDT" in told

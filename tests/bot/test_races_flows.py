@@ -38,7 +38,7 @@ async def together(core: TipsterCore, ctx, data: str, n: int) -> list[list[Reply
 
 
 async def count(core: TipsterCore, sql: str, *params: object) -> int:
-    return int(await core.services.db.scalar(sql, params))
+    return int(await core.storage.db.scalar(sql, params))
 
 
 def said(outcomes: list[list[Reply]], words: str) -> int:
@@ -134,7 +134,7 @@ async def test_broadcast_confirm_pressed_five_times_sends_one_copy_each(rcore: T
     ask = (await core.handle_text(ADMIN, "/broadcast Maintenance at 22:00 UTC"))[0]
     assert "To 13 active user(s)" in ask.text
     outcomes = await together(core, ADMIN, button_data(ask, "Confirm"), 5)
-    copies = await core.services.db.fetchall(
+    copies = await core.storage.db.fetchall(
         "SELECT chat_id, COUNT(*) FROM alerts WHERE kind = 'broadcast' GROUP BY chat_id")
     assert len(copies) == 13
     assert max(n for _, n in copies) == 1, f"copies per user: {sorted(n for _, n in copies)}"
@@ -147,7 +147,7 @@ async def _approval_request(core: TipsterCore) -> Reply:
     """A user registers in approval mode; the admin's approval card is read from the outbox."""
     core.settings.access.mode = "approval"  # type: ignore[assignment]
     await core.ensure_user(ME)
-    alerts = [a for a in await AlertRepository(core.services.db).for_chat("console", "100")
+    alerts = [a for a in await AlertRepository(core.storage.db).for_chat("console", "100")
               if a.kind == "approval_request"]
     assert len(alerts) == 1
     return Reply.model_validate(alerts[0].payload)
@@ -160,7 +160,7 @@ async def test_approve_pressed_five_times_approves_once(rcore: TipsterCore):
     assert await count(core, "SELECT COUNT(*) FROM audit WHERE action = 'activate'") == 1
     assert await count(core, "SELECT COUNT(*) FROM alerts WHERE kind = 'access_decision'") == 1
     assert said(outcomes, DONE) == 4
-    user = await core.services.users.by_identity(ME.identity)
+    user = await core.storage.users.by_identity(ME.identity)
     assert user.role == "trader" and user.expires_at is not None
 
 
@@ -207,7 +207,7 @@ async def test_broadcast_fan_out_is_all_or_nothing(rcore: TipsterCore, failure: 
     for n in range(1, 13):
         await core.ensure_user(user_ctx(n))
     ask = (await core.handle_text(ADMIN, "/broadcast Maintenance at 22:00 UTC"))[0]
-    await core.services.db.execute(failure)
+    await core.storage.db.execute(failure)
     out = texts(await core.handle_button(ADMIN, button_data(ask, "Confirm")))
     assert "went wrong" in out
     alerts = await count(core, "SELECT COUNT(*) FROM alerts WHERE kind = 'broadcast'")
@@ -222,7 +222,7 @@ async def test_broadcast_rows_and_audit_row_commit_together(rcore: TipsterCore):
     ask = (await core.handle_text(ADMIN, "/broadcast Hello"))[0]
     await core.handle_button(ADMIN, button_data(ask, "Confirm"))
     assert await count(core, "SELECT COUNT(*) FROM alerts WHERE kind = 'broadcast'") == 13
-    entry = (await core.services.audit.recent(limit=1))[0]
+    entry = (await core.storage.audit.recent(limit=1))[0]
     assert entry.action == "broadcast" and entry.detail["recipients"] == 13
 
 
@@ -240,8 +240,8 @@ async def test_refresh_pressed_four_times_leaves_one_active_tip(rcore: TipsterCo
     assert await count(core, "SELECT COUNT(*) FROM signals") == 5
     assert await active_tips(core) == 1
     # Every replaced tip says so in its history.
-    for (signal_id,) in await core.services.db.fetchall("SELECT id FROM signals WHERE status = 'superseded'"):
-        events = [e.event for e in await core.services.signals.history(signal_id)]
+    for (signal_id,) in await core.storage.db.fetchall("SELECT id FROM signals WHERE status = 'superseded'"):
+        events = [e.event for e in await core.storage.signals.history(signal_id)]
         assert events == ["signal_created", "superseded"], (signal_id, events)
     assert await count(core, "SELECT COUNT(*) FROM signals WHERE status = 'superseded'") == 4
 
@@ -262,8 +262,8 @@ async def test_only_the_same_user_chat_symbol_and_timeframe_is_superseded(rcore:
     assert await count(core, "SELECT COUNT(*) FROM signals WHERE status = 'active'") == 5
     latest = (await core.handle_text(ME, "/signal BTC/USDT 1h"))[0]
     assert await count(core, "SELECT COUNT(*) FROM signals WHERE status = 'active'") == 5
-    assert (await core.services.signals.get(1)).status == "superseded"
-    events = await core.services.signals.history(1)
+    assert (await core.storage.signals.get(1)).status == "superseded"
+    events = await core.storage.signals.history(1)
     assert events[-1].event == "superseded" and "#6" in events[-1].description
     assert "Tip #6" in latest.text
 
@@ -280,7 +280,7 @@ async def test_open_and_close_from_chat_are_not_announced_twice(rcore: TipsterCo
     ask = (await core.handle_text(ME, "/close 1"))[0]
     closed = (await core.handle_button(ME, button_data(ask, "Close")))[0]
     assert closed.edit and "Closed #1" in texts([closed])
-    kinds = [a.kind for a in await AlertRepository(core.services.db).for_chat("console", "1")]
+    kinds = [a.kind for a in await AlertRepository(core.storage.db).for_chat("console", "1")]
     assert "fill" not in kinds and "exit" not in kinds, kinds
 
 
@@ -309,5 +309,5 @@ async def test_a_fill_learnt_later_is_still_announced(rcore: TipsterCore):
     confirm = (await core.handle_text(ME, "/open ETH/USDT long 200"))[0]
     assert "pending" in texts(await core.handle_button(ME, button_data(confirm, "Confirm")))
     assert await core.trading.reconcile() == 1
-    kinds = [a.kind for a in await AlertRepository(core.services.db).for_chat("console", "1")]
+    kinds = [a.kind for a in await AlertRepository(core.storage.db).for_chat("console", "1")]
     assert kinds == ["fill"]

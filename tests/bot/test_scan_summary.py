@@ -42,7 +42,7 @@ def replay(core: TipsterCore):
 
 
 async def scan_alerts(core: TipsterCore, chat_id: str) -> list:
-    return [a for a in await AlertRepository(core.services.db).for_chat("console", chat_id) if a.kind == "scan"]
+    return [a for a in await AlertRepository(core.storage.db).for_chat("console", chat_id) if a.kind == "scan"]
 
 
 async def test_scan_pushes_once_per_bar_to_every_watching_chat(score: TipsterCore):
@@ -61,19 +61,19 @@ async def test_scan_pushes_once_per_bar_to_every_watching_chat(score: TipsterCor
     assert labels == ["🔄 Refresh", "📜 History", "✖ Dismiss", "💰 Open position", "👁 Watch", "📰 News"]
     assert "Not financial advice" in alert.payload["text"]
     # Each pushed tip is stored for the user who added the watch, in the watching chat.
-    rows = await core.services.db.fetchall("SELECT user_id, chat_id, symbol FROM signals ORDER BY id")
+    rows = await core.storage.db.fetchall("SELECT user_id, chat_id, symbol FROM signals ORDER BY id")
     owners = {(r["chat_id"], r["symbol"]): r["user_id"] for r in rows}
-    u1 = (await core.services.users.by_identity("console:1")).id
-    u2 = (await core.services.users.by_identity("console:2")).id
+    u1 = (await core.storage.users.by_identity("console:1")).id
+    u2 = (await core.storage.users.by_identity("console:2")).id
     assert owners == {("1", "BTC/USDT"): u1, ("2", "BTC/USDT"): u2, ("2", "SPY"): u2}
-    watch = (await core.services.watches.for_chat("console", "1"))[0]
+    watch = (await core.storage.watches.for_chat("console", "1"))[0]
     assert watch.last_pushed_rec in ("BUY", "SELL") and watch.last_pushed_bar is not None
 
     # Same bar, same recommendation: nothing new, no new tip stored.
     again = await scanner.run()
     assert (again.scanned, again.pushed) == (2, 0)
     assert len(await scan_alerts(core, "1")) == 1 and len(rows) == 3
-    assert await core.services.db.scalar("SELECT COUNT(*) FROM signals") == 3
+    assert await core.storage.db.scalar("SELECT COUNT(*) FROM signals") == 3
 
     # The replay clock moves on a bar: the 1h market is news again, the daily one is not.
     replay(core).advance(3600)
@@ -81,7 +81,7 @@ async def test_scan_pushes_once_per_bar_to_every_watching_chat(score: TipsterCor
     assert later.pushed == 2
     assert len(await scan_alerts(core, "1")) == 2 and len(await scan_alerts(core, "2")) == 3
 
-    runs = await core.services.job_runs.recent("scan")
+    runs = await core.storage.job_runs.recent("scan")
     assert [(r.monitored, r.changed, r.errors) for r in runs] == [(2, 2, 0), (2, 0, 0), (2, 3, 0)]
 
 
@@ -90,16 +90,16 @@ async def test_scan_skips_blocked_chats_failing_markets_and_weak_tips(score: Tip
     await core.handle_text(user_ctx(1), "/watch BTC/USDT 1h")
     await core.handle_text(user_ctx(2), "/watch BTC/USDT 1h")
     # A market the data source cannot serve (e.g. delisted since it was watched) fails alone.
-    user = await core.services.users.by_identity("console:1")
-    await core.services.watches.add("console", "1", user.id, "DOGE/USDT", "1h")
-    await core.services.chats.mark_blocked("console", "2", "bot was blocked by the user")
+    user = await core.storage.users.by_identity("console:1")
+    await core.storage.watches.add("console", "1", user.id, "DOGE/USDT", "1h")
+    await core.storage.chats.mark_blocked("console", "2", "bot was blocked by the user")
 
     result = await WatchlistScanner(core).run()
     assert (result.scanned, result.pushed, result.errors) == (1, 1, 1)
     assert result.failed == ["DOGE/USDT 1h"]
     assert len(await scan_alerts(core, "1")) == 1
     assert await scan_alerts(core, "2") == []
-    assert await core.services.db.scalar("SELECT COUNT(*) FROM signals WHERE chat_id = '2'") == 0
+    assert await core.storage.db.scalar("SELECT COUNT(*) FROM signals WHERE chat_id = '2'") == 0
 
     # Confidence below scan.min_confidence is not pushed.
     core.services.settings = core.settings.model_copy(update={"scan": core.settings.scan.model_copy(
@@ -113,8 +113,8 @@ async def test_scan_skips_blocked_chats_failing_markets_and_weak_tips(score: Tip
 async def test_scan_is_silent_for_a_disabled_owner(score: TipsterCore):
     core = score
     await core.handle_text(user_ctx(1), "/watch ETH/USDT 4h")
-    user = await core.services.users.by_identity("console:1")
-    await core.services.user_admin.set_access(user.id, state="disabled")
+    user = await core.storage.users.by_identity("console:1")
+    await core.storage.user_admin.set_access(user.id, state="disabled")
     result = await WatchlistScanner(core).run()
     assert (result.scanned, result.pushed) == (1, 0)
     assert await scan_alerts(core, "1") == []
@@ -130,12 +130,12 @@ def at(hours: float, days: int = 0) -> datetime:
 
 
 async def summaries(core: TipsterCore, chat_id: str) -> list:
-    return [a for a in await AlertRepository(core.services.db).for_chat("console", chat_id) if a.kind == "summary"]
+    return [a for a in await AlertRepository(core.storage.db).for_chat("console", chat_id) if a.kind == "summary"]
 
 
 async def backdate_tips(core: TipsterCore, when: datetime) -> None:
     """Tips are stamped with the wall clock; move them to the injected day."""
-    await core.services.db.execute("UPDATE signals SET created_at = ?", (to_db_time(when),))
+    await core.storage.db.execute("UPDATE signals SET created_at = ?", (to_db_time(when),))
 
 
 async def test_summary_once_a_day_at_each_chats_time_in_its_timezone(core: TipsterCore):
@@ -157,7 +157,7 @@ async def test_summary_once_a_day_at_each_chats_time_in_its_timezone(core: Tipst
     await core.handle_text(user_ctx(4), "/settings summary=07:30")
     await backdate_tips(core, at(6))
     # A status change of the Berlin tip during the day.
-    await core.services.db.execute(
+    await core.storage.db.execute(
         "INSERT INTO signal_history(signal_id, event, description, data_json, created_at)"
         " VALUES (1, 'status_changed', 'Status changed: BUY → HOLD', ?, ?)",
         (json.dumps({"old": "BUY", "new": "HOLD"}), to_db_time(at(9))))
@@ -190,7 +190,7 @@ async def test_summary_once_a_day_at_each_chats_time_in_its_timezone(core: Tipst
     assert await summary.run(at(12, days=1)) == 1
     assert (await summaries(core, "-100"))[-1].dedupe_key == "summary:console:-100:2030-06-11"
     assert await summaries(core, "3") == []
-    runs = await core.services.job_runs.recent("summary", limit=20)
+    runs = await core.storage.job_runs.recent("summary", limit=20)
     assert sum(r.changed for r in runs) == 4 and all(r.errors == 0 for r in runs)
 
 
@@ -211,10 +211,10 @@ async def test_summary_sections_and_who_gets_one(core: TipsterCore):
     # A group where a tip was given but that follows nothing gets no summary; nor does a blocked chat.
     await core.handle_text(GROUP, "/signal ETH/USDT 1h")
     await core.handle_text(user_ctx(5), "/subscribe")
-    await core.services.chats.mark_blocked("console", "5", "bot was blocked by the user")
+    await core.storage.chats.mark_blocked("console", "5", "bot was blocked by the user")
     # A tip older than 24 h does not bring a private chat in.
     await core.handle_text(user_ctx(6), "/signal SPY 1d")
-    await core.services.db.execute("UPDATE signals SET created_at = ? WHERE chat_id = '6'", (to_db_time(at(-30)),))
+    await core.storage.db.execute("UPDATE signals SET created_at = ? WHERE chat_id = '6'", (to_db_time(at(-30)),))
 
     assert await DailySummary(core).run(at(21)) == 2
     one, two = (await summaries(core, "1"))[0], (await summaries(core, "2"))[0]

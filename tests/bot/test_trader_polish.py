@@ -59,7 +59,7 @@ async def test_watch_uses_the_same_rule(core: TipsterCore) -> None:
 async def test_an_explicit_timeframe_the_symbol_lacks_is_still_an_error(core: TipsterCore) -> None:
     out = texts(await core.handle_text(ME, "/signal GOOG 1h"))
     assert "GOOG has no 1h data" in out and "1d" in out
-    assert await core.services.db.scalar("SELECT COUNT(*) FROM signals") == 0
+    assert await core.storage.db.scalar("SELECT COUNT(*) FROM signals") == 0
 
 
 async def test_the_picker_offers_only_the_symbols_timeframes(core: TipsterCore) -> None:

@@ -16,8 +16,8 @@ import argparse
 import asyncio
 import logging
 import sys
-from types import SimpleNamespace
 
+from bot.core.outbox import AlertOutbox
 from bot.settings import Settings
 from bot.telegram.outbox_sender import telegram_outbox_running
 from storage.db import Database
@@ -31,8 +31,9 @@ async def drain(db_path: str, base_url: str, token: str, overall: float | None, 
         "alerts": {"max_in_flight": max_in_flight},
     })
     async with Database(db_path) as db:
-        services = SimpleNamespace(settings=settings, db=db)
-        async with telegram_outbox_running(services, overall_per_second=overall, poll_interval=0.2) as drainer:
+        outbox = AlertOutbox.for_db(db)
+        async with telegram_outbox_running(settings, outbox, overall_per_second=overall,
+                                           poll_interval=0.2) as drainer:
             while True:
                 totals = await drainer.repo.status_totals("telegram")
                 if totals["pending"] == 0 and totals["sending"] == 0:

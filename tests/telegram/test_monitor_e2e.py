@@ -45,8 +45,8 @@ async def test_subscribe_cycle_alert_with_flood_wait_and_blocked_chat(running):
     # A BUY tip whose threshold sits just under its fused score: any drop turns it HOLD.
     api.send_text(OWNER, OWNER, "/signal BTC/USDT 1h")
     await api.wait_for_messages(OWNER, 2)
-    fused = (await core.services.signals.get(1)).fused_score
-    await core.services.signals.set_status(1, "dismissed", "dismissed", "probe")
+    fused = (await core.storage.signals.get(1)).fused_score
+    await core.storage.signals.set_status(1, "dismissed", "dismissed", "probe")
     api.send_text(OWNER, OWNER, f"/signal BTC/USDT 1h buy={round(fused - 0.0005, 4)} sell=-1")
     card = (await api.wait_for_messages(OWNER, 3))[2]
     assert "BUY BTC/USDT" in card.text
@@ -70,7 +70,7 @@ async def test_subscribe_cycle_alert_with_flood_wait_and_blocked_chat(running):
     assert flooded.method == "sendMessage"
     assert any(rej.chat_id == FLOODED for rej in api.rejected)  # the 429 happened, then the retry went through
 
-    alerts = AlertRepository(core.services.db)
+    alerts = AlertRepository(core.storage.db)
 
     async def settled() -> bool:
         rows = await alerts.for_chat("telegram", str(BLOCKED))
@@ -83,9 +83,9 @@ async def test_subscribe_cycle_alert_with_flood_wait_and_blocked_chat(running):
             break
         await asyncio.sleep(0.05)
     assert await settled()
-    assert await core.services.chats.is_blocked("telegram", str(BLOCKED))
+    assert await core.storage.chats.is_blocked("telegram", str(BLOCKED))
     # The blocked chat is no longer a subscriber; everything else was delivered.
-    assert ("telegram", str(BLOCKED)) not in await core.services.subscriptions.chats_for("BTC/USDT")
+    assert ("telegram", str(BLOCKED)) not in await core.storage.subscriptions.chats_for("BTC/USDT")
     statuses = {r.status for chat in (OWNER, FLOODED) for r in await alerts.for_chat("telegram", str(chat))}
     assert statuses == {"sent"}
 
@@ -93,4 +93,4 @@ async def test_subscribe_cycle_alert_with_flood_wait_and_blocked_chat(running):
     api.unblock_chat(BLOCKED)
     api.send_text(BLOCKED, BLOCKED, "/start")
     await api.wait_for(lambda r: r.chat_id == BLOCKED and "Welcome" in (r.text or ""), since=len(api.sent) - 1)
-    assert not await core.services.chats.is_blocked("telegram", str(BLOCKED))
+    assert not await core.storage.chats.is_blocked("telegram", str(BLOCKED))

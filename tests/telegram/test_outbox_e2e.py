@@ -18,7 +18,6 @@ from bot.core.outbox import (
     PermanentSendError,
     RetryLater,
     TransientSendError,
-    outbox_of,
 )
 from bot.core.replies import Button, Reply
 from bot.core.service import TipsterCore
@@ -61,7 +60,7 @@ async def settled(outbox: AlertOutbox, within: float = 15) -> None:
 
 async def test_flood_wait_and_blocked_chat_do_not_stall_or_lose_the_others(api: FakeBotApi,
                                                                             running: TipsterCore):
-    outbox = outbox_of(running.services)
+    outbox = running.services.outbox
     api.fail_next("sendMessage", A, status=429, retry_after=0.3)
     api.fail_next("sendMessage", B, status=403)  # "Forbidden: bot was blocked by the user"
     card = Reply(title="BTC/USDT <1h>", text="BUY → HOLD & co", buttons=[[Button(label="📜 History", data="h:1")]])

@@ -29,8 +29,8 @@ async def api(settings: Settings) -> AsyncIterator[FakeBotApi]:
         })
         async with open_core(settings) as core, jobs_running(core), telegram_running(core):
             await core.ensure_user(core_ctx(VIEWER))
-            viewer = await core.services.users.by_identity(f"telegram:{VIEWER}")
-            await core.services.user_admin.set_access(viewer.id, role="viewer")
+            viewer = await core.storage.users.by_identity(f"telegram:{VIEWER}")
+            await core.storage.user_admin.set_access(viewer.id, role="viewer")
             yield server
         assert server.errors == []
 

@@ -18,12 +18,12 @@ from bot.core.flows import ALREADY_DONE, already_done, ask_confirmation, take_co
 from bot.core.formatting import local_time
 from bot.core.permissions import Permission
 from bot.core.registry import Press, Request, registry
-from bot.core.replies import Button, Reply
+from bot.core.replies import Reply
 from storage.alerts import AlertSpec
-from storage.models import User
+from storage.models import Flow, User
 
 if TYPE_CHECKING:
-    from bot.core.service import TipsterCore
+    from bot.core.kernel import Core
 
 ADMIN = Permission.ADMIN
 PAGE = 10
@@ -33,17 +33,17 @@ MAX_DAYS = 3650
 VERSION = "0.1.0"
 
 
-def describe_user(core: TipsterCore, user: User) -> str:
+def describe_user(core: Core, user: User) -> str:
     access = access_of(user, core.now())
     expiry = f"until {user.expires_at:%Y-%m-%d}" if user.expires_at else "no expiry"
     return f"{user.label} · {user.role} · {access.value} · {expiry}"
 
 
-async def _admin_count(core: TipsterCore) -> int:
-    return len(await core.services.user_admin.admins())
+async def _admin_count(core: Core) -> int:
+    return len(await core.storage.user_admin.admins())
 
 
-async def _guard_last_admin(core: TipsterCore, target: User, action: str) -> None:
+async def _guard_last_admin(core: Core, target: User, action: str) -> None:
     if target.role == "admin" and target.identity in core.settings.admins:
         raise Refused(f"{target.identity} is an admin by configuration (config.yaml `admins`); "
                       f"change it there.", reason="configured admin")
@@ -54,52 +54,37 @@ async def _guard_last_admin(core: TipsterCore, target: User, action: str) -> Non
 
 # ---- approval of new users ----------------------------------------------------------------------------
 
-def approval_buttons(core: TipsterCore, user: User) -> list[list[Button]]:
-    return [[core.button("Approve 30 days", "ap", user.id, 30), core.button("Approve 90 days", "ap", user.id, 90)],
-            [core.button("Approve …", "ac", user.id), core.button("Reject", "rj", user.id)]]
-
-
-async def alert_admins_of_pending(core: TipsterCore, user: User) -> None:
-    """Approval mode: every admin gets the new user with approval buttons (through the outbox)."""
-    for admin in await core.services.user_admin.admins():
-        reply = Reply(title="New user waiting for approval",
-                      text=f"{user.label} registered and waits for access.\nDecide below, or later with "
-                           f"/activate {user.identity} DAYS.",
-                      buttons=approval_buttons(core, user))
-        await core.notify_user(admin, reply, "approval_request")
-
-
-async def _target_by_db_id(core: TipsterCore, raw: str) -> User:
+async def _target_by_db_id(core: Core, raw: str) -> User:
     user_id = ascii_int(raw, 1)
     if user_id is None:
         raise UserError("This button is not valid.")
-    user = await core.services.users.get(user_id)
+    user = await core.storage.users.get(user_id)
     if user is None or user.state == "deleted":
         raise UserError("That user no longer exists.")
     return user
 
 
-def _terms(core: TipsterCore, target: User, days: int) -> tuple[str, datetime]:
+def _terms(core: Core, target: User, days: int) -> tuple[str, datetime]:
     role = target.role if target.role in ROLES else core.settings.access.default_role
     return role, core.now() + timedelta(days=days)
 
 
-async def approve(core: TipsterCore, admin: User, target: User, days: int) -> str:
+async def approve(core: Core, admin: User, target: User, days: int) -> str:
     role, expires = _terms(core, target, days)
-    await core.services.user_admin.set_access(target.id, role=role, state="active", expires_at=expires)
+    await core.storage.user_admin.set_access(target.id, role=role, state="active", expires_at=expires)
     return await _approved(core, admin, target, days, role, expires)
 
 
-async def approve_pending(core: TipsterCore, admin: User, target: User, days: int) -> str | None:
+async def approve_pending(core: Core, admin: User, target: User, days: int) -> str | None:
     """The approval request's decision, taken once: None when the user no longer waits (another press or
     another admin decided first)."""
     role, expires = _terms(core, target, days)
-    if not await core.services.user_admin.decide_pending(target.id, state="active", role=role, expires_at=expires):
+    if not await core.storage.user_admin.decide_pending(target.id, state="active", role=role, expires_at=expires):
         return None
     return await _approved(core, admin, target, days, role, expires)
 
 
-async def _approved(core: TipsterCore, admin: User, target: User, days: int, role: str, expires: datetime) -> str:
+async def _approved(core: Core, admin: User, target: User, days: int, role: str, expires: datetime) -> str:
     await core.audit(admin, "activate", target.identity, "ok", days=days, role=role)
     await core.notify_user(target, Reply(title="Access approved",
                                          text=f"An admin gave you {role} access for {days} days "
@@ -109,7 +94,7 @@ async def _approved(core: TipsterCore, admin: User, target: User, days: int, rol
 
 
 @registry.button("ap", permission=ADMIN)
-async def approve_button(core: TipsterCore, press: Press) -> list[Reply]:
+async def approve_button(core: Core, press: Press) -> list[Reply]:
     if len(press.args) != 2 or ascii_int(press.args[1]) is None:
         return [Reply(notice="This button is not valid.")]
     target = await _target_by_db_id(core, press.args[0])
@@ -121,21 +106,23 @@ async def approve_button(core: TipsterCore, press: Press) -> list[Reply]:
 
 
 @registry.button("ac", permission=ADMIN)
-async def approve_custom_button(core: TipsterCore, press: Press) -> list[Reply]:
+async def approve_custom_button(core: Core, press: Press) -> list[Reply]:
     target = await _target_by_db_id(core, press.args[0] if press.args else "")
-    await core.services.flows.start(press.user.id, press.ctx.chat_key, "approve_days", {"user_id": target.id})
+    await core.storage.flows.start(press.user.id, press.ctx.chat_key, "approve_days", {"user_id": target.id})
     return [Reply(text=f"For how many days should {target.identity} get access? Type a number (1-{MAX_DAYS}), "
                        "or /cancel.", buttons=[[core.button("Cancel", "cx")]], notice="How many days?")]
 
 
-async def continue_approve_days(core: TipsterCore, req: Request, state: dict[str, int]) -> list[Reply]:
+@registry.flow("approve_days")
+async def continue_approve_days(core: Core, req: Request, flow: Flow) -> list[Reply]:
+    state = flow.state
     if req.user.role != "admin":
         raise Refused("Approving users is for admins only.", reason=f"role {req.user.role}")
     days = parse_int(req.text.strip(), "days", 1, MAX_DAYS, "a number of days, or /cancel")
     # The same answer typed (or delivered) twice: only the message that consumes the question acts.
-    if await core.services.flows.take(req.user.id, req.ctx.chat_key, "approve_days") is None:
+    if await core.storage.flows.take(req.user.id, req.ctx.chat_key, "approve_days") is None:
         return [Reply(text=ALREADY_DONE)]
-    target = await core.services.users.get(int(state["user_id"]))
+    target = await core.storage.users.get(int(state["user_id"]))
     if target is None:
         raise UserError("That user no longer exists.")
     done = await approve_pending(core, req.user, target, days)
@@ -143,10 +130,10 @@ async def continue_approve_days(core: TipsterCore, req: Request, state: dict[str
 
 
 @registry.button("rj", permission=ADMIN)
-async def reject_button(core: TipsterCore, press: Press) -> list[Reply]:
+async def reject_button(core: Core, press: Press) -> list[Reply]:
     target = await _target_by_db_id(core, press.args[0] if press.args else "")
     await _guard_last_admin(core, target, "rejecting them")
-    if not await core.services.user_admin.decide_pending(target.id, state="disabled"):
+    if not await core.storage.user_admin.decide_pending(target.id, state="disabled"):
         return already_done()
     await core.audit(press.user, "reject", target.identity, "ok")
     await core.notify_user(target, Reply(title="Access not granted",
@@ -162,10 +149,10 @@ MENU = [("👥 Users", "users"), ("⏳ Pending", "pending"), ("📈 All tips", "
 
 
 @registry.command("admin", "/admin", "the admin menu", permission=ADMIN, group="Admin")
-async def admin_menu(core: TipsterCore, req: Request) -> list[Reply]:
+async def admin_menu(core: Core, req: Request) -> list[Reply]:
     rows = [[core.button(label, "am", key) for label, key in MENU[i:i + 3]] for i in range(0, len(MENU), 3)]
-    open_msgs = await core.services.messages.open_count()
-    pending = (await core.services.user_admin.list(role="pending", state="active", limit=1))[1]
+    open_msgs = await core.storage.messages.open_count()
+    pending = (await core.storage.user_admin.list(role="pending", state="active", limit=1))[1]
     text = (f"{pending} user(s) waiting for approval · {open_msgs} unanswered message(s).\n"
             "Commands: /users /user /grant /activate /deactivate /deluser /allsignals /activity /broadcast "
             "/inbox /reply /stats /health")
@@ -173,7 +160,7 @@ async def admin_menu(core: TipsterCore, req: Request) -> list[Reply]:
 
 
 @registry.button("am", permission=ADMIN)
-async def admin_menu_button(core: TipsterCore, press: Press) -> list[Reply]:
+async def admin_menu_button(core: Core, press: Press) -> list[Reply]:
     key = press.args[0] if press.args else ""
     req = Request(ctx=press.ctx, user=press.user, args=[], text="")
     if key == "users":
@@ -198,8 +185,8 @@ async def admin_menu_button(core: TipsterCore, press: Press) -> list[Reply]:
 USERS_USAGE = "/users [role=admin|trader|viewer|pending] [state=active|disabled|expired] [PAGE]"
 
 
-async def users_page(core: TipsterCore, page: int, role: str | None, state: str | None) -> Reply:
-    listing, total = await core.services.user_admin.list(role, state, limit=PAGE, offset=(page - 1) * PAGE)
+async def users_page(core: Core, page: int, role: str | None, state: str | None) -> Reply:
+    listing, total = await core.storage.user_admin.list(role, state, limit=PAGE, offset=(page - 1) * PAGE)
     pages = max(1, -(-total // PAGE))
     if not listing:
         return Reply(text="No users match." if total == 0 else f"No page {page}; there are {pages}.")
@@ -216,7 +203,7 @@ async def users_page(core: TipsterCore, page: int, role: str | None, state: str 
 
 
 @registry.command("users", USERS_USAGE, "list users, paged and filtered", permission=ADMIN, group="Admin")
-async def users_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def users_cmd(core: Core, req: Request) -> list[Reply]:
     positional, pairs = split_key_values(req.args, USERS_USAGE)
     role, state = pairs.pop("role", None), pairs.pop("state", None)
     if pairs:
@@ -234,7 +221,7 @@ async def users_cmd(core: TipsterCore, req: Request) -> list[Reply]:
 
 
 @registry.button("us", permission=ADMIN)
-async def users_page_button(core: TipsterCore, press: Press) -> list[Reply]:
+async def users_page_button(core: Core, press: Press) -> list[Reply]:
     page = ascii_int(press.args[0], 1) if len(press.args) == 3 else None
     if page is None:
         return [Reply(notice="This button is not valid.")]
@@ -246,11 +233,11 @@ async def users_page_button(core: TipsterCore, press: Press) -> list[Reply]:
 
 
 @registry.command("user", "/user ID", "one user's details, with actions", permission=ADMIN, group="Admin")
-async def user_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def user_cmd(core: Core, req: Request) -> list[Reply]:
     if len(req.args) != 1:
         raise UserError("Name one user.", "/user ID")
     target = await core.resolve_user(req.user, req.args[0], "/user ID")
-    tips = await core.services.signals.count_for_user(target.id)
+    tips = await core.storage.signals.count_for_user(target.id)
     lines = [
         describe_user(core, target),
         f"registered {local_time(target.created_at)} · last seen {local_time(target.last_seen_at)}",
@@ -264,14 +251,14 @@ async def user_cmd(core: TipsterCore, req: Request) -> list[Reply]:
     return [Reply(title=f"User {target.identity}", text="\n".join(lines), buttons=buttons)]
 
 
-async def grant(core: TipsterCore, admin: User, target: User, role: str) -> str:
+async def grant(core: Core, admin: User, target: User, role: str) -> str:
     if role not in ROLES:
         raise UserError(f"Unknown role {shorten(role)!r}; roles are {', '.join(ROLES)}.", "/grant ID ROLE")
     if role == target.role:
         return f"{target.identity} already is {role}."
     if target.role == "admin":
         await _guard_last_admin(core, target, f"making them {role}")
-    await core.services.user_admin.set_access(target.id, role=role,
+    await core.storage.user_admin.set_access(target.id, role=role,
                                               state="active" if target.role == "pending" else None)
     await core.audit(admin, "grant", target.identity, "ok", role=role, previous=target.role)
     await core.notify_user(target, Reply(text=f"An admin changed your role to {role}."), "access_decision")
@@ -280,7 +267,7 @@ async def grant(core: TipsterCore, admin: User, target: User, role: str) -> str:
 
 @registry.command("grant", "/grant ID ROLE", "set a user's role (admin, trader, viewer)", permission=ADMIN,
                   group="Admin")
-async def grant_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def grant_cmd(core: Core, req: Request) -> list[Reply]:
     if len(req.args) != 2:
         raise UserError("Name a user and a role.", "/grant ID ROLE")
     target = await core.resolve_user(req.user, req.args[0], "/grant ID ROLE")
@@ -288,7 +275,7 @@ async def grant_cmd(core: TipsterCore, req: Request) -> list[Reply]:
 
 
 @registry.button("ug", permission=ADMIN)
-async def grant_button(core: TipsterCore, press: Press) -> list[Reply]:
+async def grant_button(core: Core, press: Press) -> list[Reply]:
     target = await _target_by_db_id(core, press.args[0] if press.args else "")
     role = press.args[1] if len(press.args) > 1 else ""
     text = await grant(core, press.user, target, role)
@@ -300,13 +287,13 @@ ACTIVATE_USAGE = f"/activate ID DAYS (1-{MAX_DAYS}, or forever)"
 
 @registry.command("activate", ACTIVATE_USAGE, "give a user access for DAYS days", permission=ADMIN,
                   group="Admin")
-async def activate_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def activate_cmd(core: Core, req: Request) -> list[Reply]:
     if len(req.args) != 2:
         raise UserError("Name a user and a number of days.", ACTIVATE_USAGE)
     target = await core.resolve_user(req.user, req.args[0], ACTIVATE_USAGE)
     if req.args[1].lower() == "forever":
         role = target.role if target.role in ROLES else core.settings.access.default_role
-        await core.services.user_admin.set_access(target.id, role=role, state="active", expires_at=None)
+        await core.storage.user_admin.set_access(target.id, role=role, state="active", expires_at=None)
         await core.audit(req.user, "activate", target.identity, "ok", days="forever", role=role)
         await core.notify_user(target, Reply(text=f"An admin gave you {role} access with no expiry."),
                                "access_decision")
@@ -316,7 +303,7 @@ async def activate_cmd(core: TipsterCore, req: Request) -> list[Reply]:
 
 
 @registry.button("ua", permission=ADMIN)
-async def activate_button(core: TipsterCore, press: Press) -> list[Reply]:
+async def activate_button(core: Core, press: Press) -> list[Reply]:
     target = await _target_by_db_id(core, press.args[0] if press.args else "")
     extra = ascii_int(press.args[1], 1, MAX_DAYS) if len(press.args) == 2 else None
     if extra is None:
@@ -327,11 +314,11 @@ async def activate_button(core: TipsterCore, press: Press) -> list[Reply]:
     return [Reply(text=text, notice="Extended")]
 
 
-async def deactivate(core: TipsterCore, admin: User, target: User) -> str:
+async def deactivate(core: Core, admin: User, target: User) -> str:
     if target.id == admin.id:
         raise Refused("You cannot deactivate yourself.", reason="self")
     await _guard_last_admin(core, target, "deactivating them")
-    await core.services.user_admin.set_access(target.id, state="disabled")
+    await core.storage.user_admin.set_access(target.id, state="disabled")
     await core.audit(admin, "deactivate", target.identity, "ok")
     await core.notify_user(target, Reply(text="An admin disabled your access. Send /contact with a message "
                                               "to reach an admin."), "access_decision")
@@ -339,7 +326,7 @@ async def deactivate(core: TipsterCore, admin: User, target: User) -> str:
 
 
 @registry.command("deactivate", "/deactivate ID", "disable a user", permission=ADMIN, group="Admin")
-async def deactivate_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def deactivate_cmd(core: Core, req: Request) -> list[Reply]:
     if len(req.args) != 1:
         raise UserError("Name one user.", "/deactivate ID")
     target = await core.resolve_user(req.user, req.args[0], "/deactivate ID")
@@ -347,7 +334,7 @@ async def deactivate_cmd(core: TipsterCore, req: Request) -> list[Reply]:
 
 
 @registry.button("ud", permission=ADMIN)
-async def deactivate_button(core: TipsterCore, press: Press) -> list[Reply]:
+async def deactivate_button(core: Core, press: Press) -> list[Reply]:
     target = await _target_by_db_id(core, press.args[0] if press.args else "")
     text = await deactivate(core, press.user, target)
     return [Reply(text=text, notice=text)]
@@ -356,12 +343,12 @@ async def deactivate_button(core: TipsterCore, press: Press) -> list[Reply]:
 DELUSER_USAGE = "/deluser ID [with-signals]"
 
 
-async def _confirm_delete(core: TipsterCore, admin: User, chat_key: str, target: User,
+async def _confirm_delete(core: Core, admin: User, chat_key: str, target: User,
                           with_signals: bool) -> Reply:
     if target.id == admin.id:
         raise Refused("Use /forgetme to delete your own account.", reason="self")
     await _guard_last_admin(core, target, "deleting them")
-    tips = await core.services.signals.count_for_user(target.id)
+    tips = await core.storage.signals.count_for_user(target.id)
     what = f"and their {tips} tip(s)" if with_signals else f"(their {tips} tip(s) are kept, anonymised)"
     nonce = await ask_confirmation(core, admin.id, chat_key, "deluser")
     return Reply(title="Delete user?", text=f"Delete {target.label} {what}? This cannot be undone.",
@@ -370,7 +357,7 @@ async def _confirm_delete(core: TipsterCore, admin: User, chat_key: str, target:
 
 
 @registry.command("deluser", DELUSER_USAGE, "delete a user (asks to confirm)", permission=ADMIN, group="Admin")
-async def deluser_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def deluser_cmd(core: Core, req: Request) -> list[Reply]:
     if not 1 <= len(req.args) <= 2 or (len(req.args) == 2 and req.args[1].lower() != "with-signals"):
         raise UserError("Name one user, optionally followed by with-signals.", DELUSER_USAGE)
     target = await core.resolve_user(req.user, req.args[0], DELUSER_USAGE)
@@ -378,13 +365,13 @@ async def deluser_cmd(core: TipsterCore, req: Request) -> list[Reply]:
 
 
 @registry.button("ux", permission=ADMIN)
-async def deluser_button(core: TipsterCore, press: Press) -> list[Reply]:
+async def deluser_button(core: Core, press: Press) -> list[Reply]:
     target = await _target_by_db_id(core, press.args[0] if press.args else "")
     return [await _confirm_delete(core, press.user, press.ctx.chat_key, target, False)]
 
 
 @registry.button("dx", permission=ADMIN)
-async def deluser_confirm(core: TipsterCore, press: Press) -> list[Reply]:
+async def deluser_confirm(core: Core, press: Press) -> list[Reply]:
     if len(press.args) != 3 or press.args[1] not in ("0", "1"):
         return [Reply(notice="This button is not valid.")]
     target = await _target_by_db_id(core, press.args[0])
@@ -395,11 +382,11 @@ async def deluser_confirm(core: TipsterCore, press: Press) -> list[Reply]:
         return already_done()
     identity = target.identity
     if press.args[1] == "1":
-        counts = await core.services.user_admin.delete(target)
+        counts = await core.storage.user_admin.delete(target)
         await core.audit(press.user, "deluser", identity, "ok", with_signals=True, **counts)
         text = f"Deleted {identity} with {counts['signals']} tip(s)."
     else:
-        await core.services.user_admin.tombstone(target)
+        await core.storage.user_admin.tombstone(target)
         await core.audit(press.user, "deluser", identity, "ok", with_signals=False)
         text = f"Deleted {identity}; their tips are kept as deleted:{target.id}."
     return [Reply(text=text, edit=True, notice="Deleted")]
@@ -410,9 +397,9 @@ async def deluser_confirm(core: TipsterCore, press: Press) -> list[Reply]:
 ALLSIGNALS_USAGE = "/allsignals [symbol=BTC/USDT] [user=ID] [PAGE]"
 
 
-async def allsignals_page(core: TipsterCore, admin: User, page: int, symbol: str | None,
+async def allsignals_page(core: Core, admin: User, page: int, symbol: str | None,
                           user_id: int | None) -> Reply:
-    rows, total = await core.services.signals.search(symbol=symbol, user_id=user_id, limit=PAGE,
+    rows, total = await core.storage.signals.search(symbol=symbol, user_id=user_id, limit=PAGE,
                                                      offset=(page - 1) * PAGE)
     pages = max(1, -(-total // PAGE))
     if not rows:
@@ -430,7 +417,7 @@ async def allsignals_page(core: TipsterCore, admin: User, page: int, symbol: str
 
 @registry.command("allsignals", ALLSIGNALS_USAGE, "every user's tips, paged and filtered", permission=ADMIN,
                   group="Admin")
-async def allsignals_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def allsignals_cmd(core: Core, req: Request) -> list[Reply]:
     positional, pairs = split_key_values(req.args, ALLSIGNALS_USAGE)
     symbol = parse_symbol(pairs.pop("symbol"), ALLSIGNALS_USAGE) if "symbol" in pairs else None
     user_id = None
@@ -445,7 +432,7 @@ async def allsignals_cmd(core: TipsterCore, req: Request) -> list[Reply]:
 
 
 @registry.button("as", permission=ADMIN)
-async def allsignals_button(core: TipsterCore, press: Press) -> list[Reply]:
+async def allsignals_button(core: Core, press: Press) -> list[Reply]:
     page = ascii_int(press.args[0], 1) if len(press.args) == 3 else None
     if page is None:
         return [Reply(notice="This button is not valid.")]
@@ -459,9 +446,9 @@ async def allsignals_button(core: TipsterCore, press: Press) -> list[Reply]:
 ACTIVITY_USAGE = "/activity [ID] [PAGE]"
 
 
-async def activity_page(core: TipsterCore, admin: User, about: str | None, page: int) -> Reply:
-    entries = await core.services.audit.recent(about, limit=PAGE, offset=(page - 1) * PAGE)
-    total = await core.services.audit.count(about)
+async def activity_page(core: Core, admin: User, about: str | None, page: int) -> Reply:
+    entries = await core.storage.audit.recent(about, limit=PAGE, offset=(page - 1) * PAGE)
+    total = await core.storage.audit.count(about)
     if not entries:
         return Reply(text="The audit log is empty." if not about else f"Nothing in the audit log about {about}.")
     tz = core.user_tz(admin)
@@ -475,7 +462,7 @@ async def activity_page(core: TipsterCore, admin: User, about: str | None, page:
     lines.append(f"\nPage {page} of {pages}")
     nav = []
     if page < pages:
-        who = await core.services.users.by_identity(about) if about else None
+        who = await core.storage.users.by_identity(about) if about else None
         nav.append(core.button("Older ›", "av", page + 1, who.id if who else "-"))
     return Reply(title=f"Audit log{' · ' + about if about else ''}", text="\n".join(lines),
                  buttons=[nav] if nav else [])
@@ -483,7 +470,7 @@ async def activity_page(core: TipsterCore, admin: User, about: str | None, page:
 
 @registry.command("activity", ACTIVITY_USAGE, "the audit log: admin actions and refusals", permission=ADMIN,
                   group="Admin")
-async def activity_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def activity_cmd(core: Core, req: Request) -> list[Reply]:
     about, page = None, 1
     args = list(req.args)
     if len(args) == 2:
@@ -499,7 +486,7 @@ async def activity_cmd(core: TipsterCore, req: Request) -> list[Reply]:
 
 
 @registry.button("av", permission=ADMIN)
-async def activity_button(core: TipsterCore, press: Press) -> list[Reply]:
+async def activity_button(core: Core, press: Press) -> list[Reply]:
     page = ascii_int(press.args[0], 1) if len(press.args) == 2 else None
     if page is None:
         return [Reply(notice="This button is not valid.")]
@@ -518,13 +505,13 @@ MAX_BROADCAST = 900
 
 @registry.command("broadcast", BROADCAST_USAGE, "message every active user (asks to confirm)", permission=ADMIN,
                   group="Admin")
-async def broadcast_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def broadcast_cmd(core: Core, req: Request) -> list[Reply]:
     text = req.text.partition(" ")[2].strip()
     if not text:
         raise UserError("Write the message after the command.", BROADCAST_USAGE)
     if len(text) > MAX_BROADCAST:
         raise UserError(f"A broadcast is at most {MAX_BROADCAST} characters.", BROADCAST_USAGE)
-    recipients = await core.services.user_admin.active_users()
+    recipients = await core.storage.user_admin.active_users()
     nonce = await ask_confirmation(core, req.user.id, req.ctx.chat_key, "broadcast", {"text": text})
     return [Reply(title="Send this broadcast?",
                   text=f"To {len(recipients)} active user(s):\n\n{text}",
@@ -532,18 +519,18 @@ async def broadcast_cmd(core: TipsterCore, req: Request) -> list[Reply]:
 
 
 @registry.button("bc", permission=ADMIN)
-async def broadcast_confirm(core: TipsterCore, press: Press) -> list[Reply]:
+async def broadcast_confirm(core: Core, press: Press) -> list[Reply]:
     state = await take_confirmation(core, press, "broadcast")
     if state is None:
         return already_done()
     text, nonce = str(state["text"]), str(state["nonce"])
-    recipients = await core.services.user_admin.active_users()
+    recipients = await core.storage.user_admin.active_users()
     payload = Reply(title="📣 Announcement", text=text).model_dump(mode="json")
     # Every copy and the audit row in one transaction: a crash mid-way queues none of them, never some users
     # unrecorded. The dedupe key makes a copy of this very broadcast impossible to queue twice.
     alerts: list[AlertSpec] = [(u.platform, u.platform_user_id, "broadcast", payload, f"broadcast:{nonce}:{u.id}")
                                for u in recipients]
-    await core.services.audit.record_with_alerts(press.user, "broadcast", None, "ok", alerts,
+    await core.storage.audit.record_with_alerts(press.user, "broadcast", None, "ok", alerts,
                                                  recipients=len(recipients), chars=len(text))
     wake = getattr(core.outbox, "notify", None)  # AlertOutbox wakes its drainers now (they also poll)
     if wake is not None:
@@ -553,8 +540,8 @@ async def broadcast_confirm(core: TipsterCore, press: Press) -> list[Reply]:
 
 
 @registry.command("inbox", "/inbox", "messages users sent with /contact", permission=ADMIN, group="Admin")
-async def inbox(core: TipsterCore, req: Request) -> list[Reply]:
-    items = await core.services.messages.inbox()
+async def inbox(core: Core, req: Request) -> list[Reply]:
+    items = await core.storage.messages.inbox()
     if not items:
         return [Reply(text="The inbox is empty.")]
     tz = core.user_tz(req.user)
@@ -565,27 +552,27 @@ async def inbox(core: TipsterCore, req: Request) -> list[Reply]:
         if m.reply_text:
             lines.append(f"  ↳ {m.reply_text}")
     lines.append("\nAnswer with /reply ID TEXT")
-    return [Reply(title=f"Inbox ({await core.services.messages.open_count()} open)", text="\n".join(lines))]
+    return [Reply(title=f"Inbox ({await core.storage.messages.open_count()} open)", text="\n".join(lines))]
 
 
 REPLY_USAGE = "/reply ID TEXT"
 
 
 @registry.command("reply", REPLY_USAGE, "answer a /contact message", permission=ADMIN, group="Admin")
-async def reply_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def reply_cmd(core: Core, req: Request) -> list[Reply]:
     if len(req.args) < 2:
         raise UserError("Give the message id and your answer.", REPLY_USAGE)
     raw = str(parse_id(req.args[0], "message", REPLY_USAGE, " (see /inbox)"))
-    message = await core.services.messages.get(int(raw))
+    message = await core.storage.messages.get(int(raw))
     if message is None:
         raise UserError(f"No message #{raw}. See /inbox.", REPLY_USAGE)
     text = req.text.split(None, 2)[2].strip()
     if len(text) > MAX_BROADCAST:
         raise UserError(f"An answer is at most {MAX_BROADCAST} characters.", REPLY_USAGE)
-    user = await core.services.users.get(message.user_id)
+    user = await core.storage.users.get(message.user_id)
     if user is None:
         raise UserError("That user no longer exists.")
-    await core.services.messages.reply(message.id, req.user.id, text)
+    await core.storage.messages.reply(message.id, req.user.id, text)
     await core.notify_user(user, Reply(title="✉️ An admin answered",
                                        text=f"You wrote: {shorten(message.text, 200)}\n\n{text}"), "admin_reply")
     await core.audit(req.user, "reply", user.identity, "ok", message=message.id)
@@ -595,8 +582,8 @@ async def reply_cmd(core: TipsterCore, req: Request) -> list[Reply]:
 # ---- stats, health ---------------------------------------------------------------------------------------
 
 @registry.command("stats", "/stats", "users, tips and activity figures", permission=ADMIN, group="Admin")
-async def stats(core: TipsterCore, req: Request) -> list[Reply]:
-    repo = core.services.user_admin
+async def stats(core: Core, req: Request) -> list[Reply]:
+    repo = core.storage.user_admin
     roles = await repo.counts_by("role")
     recs = await repo.counts_by("recommendation", "signals")
     statuses = await repo.counts_by("status", "signals")
@@ -606,14 +593,14 @@ async def stats(core: TipsterCore, req: Request) -> list[Reply]:
         "Tips by type: " + (", ".join(f"{k} {v}" for k, v in recs.items()) or "none"),
         "Tips by status: " + (", ".join(f"{k} {v}" for k, v in statuses.items()) or "none"),
         f"Activity today (UTC): {await repo.activity_since(today)} events",
-        f"Open messages: {await core.services.messages.open_count()}",
+        f"Open messages: {await core.storage.messages.open_count()}",
     ]
     for extra in core.stats_sections:
         lines.extend(await extra())
     return [Reply(title="Stats", text="\n".join(lines))]
 
 
-def sentiment_health(core: TipsterCore) -> list[str]:
+def sentiment_health(core: Core) -> list[str]:
     """The active model beside the one configured, each news source's state, and the cache."""
     sentiment = core.services.sentiment
     model = getattr(sentiment, "model", None)
@@ -632,12 +619,12 @@ def sentiment_health(core: TipsterCore) -> list[str]:
 
 
 @registry.command("health", "/health", "storage, data source, model, uptime", permission=ADMIN, group="Admin")
-async def health(core: TipsterCore, req: Request) -> list[Reply]:
+async def health(core: Core, req: Request) -> list[Reply]:
     lines = []
     try:
-        version = await core.services.db.schema_version()
-        users = await core.services.users.count()
-        lines.append(f"Storage: ok · SQLite {core.services.db.path} · schema v{version} · {users} users")
+        version = await core.storage.db.schema_version()
+        users = await core.storage.users.count()
+        lines.append(f"Storage: ok · SQLite {core.storage.db.path} · schema v{version} · {users} users")
     except Exception as exc:  # health must report, not fail
         lines.append(f"Storage: ERROR {shorten(str(exc), 80)}")
     market = core.services.market

@@ -20,7 +20,7 @@ from storage.models import User
 
 if TYPE_CHECKING:
     from bot.core.context import ChatContext
-    from bot.core.service import TipsterCore
+    from bot.core.kernel import Core
 
 WATCH_USAGE = "/watch SYMBOL [TIMEFRAME]"
 UNWATCH_USAGE = "/unwatch SYMBOL [TIMEFRAME]"
@@ -33,7 +33,7 @@ GROUP = "Follow"
 # ---- shared helpers (also used by the scan and summary jobs) -------------------------------------------
 
 
-def market_symbol(core: TipsterCore, raw: str, usage: str) -> str:
+def market_symbol(core: Core, raw: str, usage: str) -> str:
     """A symbol the configured market actually serves, or a one-line error naming the ones it does."""
     symbol = parse_symbol(raw, usage)
     available = core.services.market.symbols()
@@ -42,7 +42,7 @@ def market_symbol(core: TipsterCore, raw: str, usage: str) -> str:
     return symbol
 
 
-def market_timeframes(core: TipsterCore, symbol: str) -> list[str]:
+def market_timeframes(core: Core, symbol: str) -> list[str]:
     """The tip timeframes the market serves for `symbol` (the market may know finer ones tips do not use)."""
     try:
         served = core.services.market.timeframes(symbol)
@@ -51,7 +51,7 @@ def market_timeframes(core: TipsterCore, symbol: str) -> list[str]:
     return [tf for tf in TIMEFRAMES if tf in served]
 
 
-def pick_timeframe(core: TipsterCore, user: User, symbol: str, raw: str | None, usage: str) -> tuple[str, str]:
+def pick_timeframe(core: Core, user: User, symbol: str, raw: str | None, usage: str) -> tuple[str, str]:
     """(timeframe, note): the one asked for, else the user's default, else the symbol's first one.
 
     Only an explicit timeframe the symbol lacks is an error; a default that does not fit (1h for daily
@@ -71,32 +71,32 @@ def pick_timeframe(core: TipsterCore, user: User, symbol: str, raw: str | None, 
     return offered[0], f" ({symbol} has no {default} data, so {offered[0]})"
 
 
-async def chat_timezone(core: TipsterCore, platform: str, chat_id: str) -> str:
+async def chat_timezone(core: Core, platform: str, chat_id: str) -> str:
     """A chat's timezone: its own setting (groups), else its user's (a private chat), else UTC."""
-    tz = (await core.services.chat_settings.get(platform, chat_id)).get("timezone")
+    tz = (await core.storage.chat_settings.get(platform, chat_id)).get("timezone")
     if tz:
         return str(tz)
     user = await private_chat_user(core, platform, chat_id)
     return core.user_tz(user) if user is not None else "UTC"
 
 
-async def private_chat_user(core: TipsterCore, platform: str, chat_id: str) -> User | None:
+async def private_chat_user(core: Core, platform: str, chat_id: str) -> User | None:
     """The user whose private chat this is (on every platform we serve, a DM's chat id is the user id)."""
-    chat = await core.services.chats.get(platform, chat_id)
+    chat = await core.storage.chats.get(platform, chat_id)
     if chat is not None and chat.chat_type not in (None, "private"):
         return None
-    return await core.services.users.by_identity(f"{platform}:{chat_id}")
+    return await core.storage.users.by_identity(f"{platform}:{chat_id}")
 
 
-async def _may_change(core: TipsterCore, ctx: ChatContext, what: str) -> None:
+async def _may_change(core: Core, ctx: ChatContext, what: str) -> None:
     """A group's follows are the group's: only its administrators change them."""
     if not await core.is_chat_admin(ctx):
         raise Refused(f"Changing this group's {what} needs the group's admin rights.", reason="not chat admin")
 
 
-async def _remember(core: TipsterCore, ctx: ChatContext) -> None:
+async def _remember(core: Core, ctx: ChatContext) -> None:
     # Jobs push to chats long after the message that set them up: the chat's type must be on record.
-    await core.services.chats.upsert(ctx.platform, ctx.chat_id, ctx.chat_type)
+    await core.storage.chats.upsert(ctx.platform, ctx.chat_id, ctx.chat_type)
 
 
 def _where(ctx: ChatContext) -> str:
@@ -106,10 +106,10 @@ def _where(ctx: ChatContext) -> str:
 # ---- watchlist ----------------------------------------------------------------------------------------
 
 
-async def add_watch(core: TipsterCore, ctx: ChatContext, user: User, symbol: str, timeframe: str) -> str:
+async def add_watch(core: Core, ctx: ChatContext, user: User, symbol: str, timeframe: str) -> str:
     """Add a watch to the chat; returns what to tell the user."""
     await _may_change(core, ctx, "watchlist")
-    watches = core.services.watches
+    watches = core.storage.watches
     existing = await watches.for_chat(ctx.platform, ctx.chat_id)
     if any(w.symbol == symbol and w.timeframe == timeframe for w in existing):
         return f"Already watching {symbol} {timeframe} in {_where(ctx)}."
@@ -118,13 +118,13 @@ async def add_watch(core: TipsterCore, ctx: ChatContext, user: User, symbol: str
                         "Remove one with /unwatch first.")
     await _remember(core, ctx)
     await watches.add(ctx.platform, ctx.chat_id, user.id, symbol, timeframe)
-    await core.services.activity.log(user.id, "watch_added", f"Watching {symbol} {timeframe} in {ctx.chat_key}",
+    await core.storage.activity.log(user.id, "watch_added", f"Watching {symbol} {timeframe} in {ctx.chat_key}",
                                      symbol=symbol, timeframe=timeframe, chat=ctx.chat_key)
     return f"Watching {symbol} {timeframe} in {_where(ctx)}."
 
 
 @registry.command("watch", WATCH_USAGE, "scan a market for tips in this chat", group=GROUP)
-async def watch_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def watch_cmd(core: Core, req: Request) -> list[Reply]:
     if not req.args or len(req.args) > 2:
         raise UserError("Give a symbol and optionally a timeframe.", WATCH_USAGE)
     symbol = market_symbol(core, req.args[0], WATCH_USAGE)
@@ -137,7 +137,7 @@ async def watch_cmd(core: TipsterCore, req: Request) -> list[Reply]:
 
 
 @registry.command("unwatch", UNWATCH_USAGE, "stop scanning a market (no timeframe: all of its)", group=GROUP)
-async def unwatch_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def unwatch_cmd(core: Core, req: Request) -> list[Reply]:
     if not req.args or len(req.args) > 2:
         raise UserError("Give a symbol and optionally a timeframe.", UNWATCH_USAGE)
     # No market check: a symbol the market dropped since must still be removable.
@@ -146,20 +146,20 @@ async def unwatch_cmd(core: TipsterCore, req: Request) -> list[Reply]:
     return [Reply(text=await _remove_watch(core, req.ctx, req.user, symbol, timeframe))]
 
 
-async def _remove_watch(core: TipsterCore, ctx: ChatContext, user: User, symbol: str,
+async def _remove_watch(core: Core, ctx: ChatContext, user: User, symbol: str,
                         timeframe: str | None) -> str:
     await _may_change(core, ctx, "watchlist")
-    removed = await core.services.watches.remove(ctx.platform, ctx.chat_id, symbol, timeframe)
+    removed = await core.storage.watches.remove(ctx.platform, ctx.chat_id, symbol, timeframe)
     what = f"{symbol} {timeframe}" if timeframe else symbol
     if not removed:
         return f"{_where(ctx).capitalize()} does not watch {what}. See /watchlist."
-    await core.services.activity.log(user.id, "watch_removed", f"Stopped watching {what} in {ctx.chat_key}",
+    await core.storage.activity.log(user.id, "watch_removed", f"Stopped watching {what} in {ctx.chat_key}",
                                      symbol=symbol, timeframe=timeframe, chat=ctx.chat_key)
     return f"Stopped watching {what}" + (f" ({removed} timeframes)." if removed > 1 else ".")
 
 
-async def watchlist_reply(core: TipsterCore, ctx: ChatContext, *, edit: bool = False) -> Reply:
-    watches = await core.services.watches.for_chat(ctx.platform, ctx.chat_id)
+async def watchlist_reply(core: Core, ctx: ChatContext, *, edit: bool = False) -> Reply:
+    watches = await core.storage.watches.for_chat(ctx.platform, ctx.chat_id)
     if not watches:
         return Reply(text=f"{_where(ctx).capitalize()} watches nothing. Try /watch BTC/USDT 1h, or the "
                           "👁 Watch button on a tip.", edit=edit)
@@ -175,14 +175,14 @@ async def watchlist_reply(core: TipsterCore, ctx: ChatContext, *, edit: bool = F
 
 
 @registry.command("watchlist", "/watchlist", "what this chat watches, with buttons to remove", group=GROUP)
-async def watchlist_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def watchlist_cmd(core: Core, req: Request) -> list[Reply]:
     if req.args:
         raise UserError("/watchlist takes no arguments.", "/watchlist")
     return [await watchlist_reply(core, req.ctx)]
 
 
 @registry.button("uw")
-async def unwatch_button(core: TipsterCore, press: Press) -> list[Reply]:
+async def unwatch_button(core: Core, press: Press) -> list[Reply]:
     if len(press.args) != 2:
         return [Reply(notice="This button is not valid.")]
     # Signed data, but parsed again: the chat it acts on is always the chat where it is pressed.
@@ -194,7 +194,7 @@ async def unwatch_button(core: TipsterCore, press: Press) -> list[Reply]:
 
 
 @registry.button("wa")
-async def watch_button(core: TipsterCore, press: Press) -> list[Reply]:
+async def watch_button(core: Core, press: Press) -> list[Reply]:
     """[👁 Watch] on a tip card: watch the tip's market in the chat where it is pressed."""
     from bot.core.handlers.signals import owned_signal
 
@@ -209,7 +209,7 @@ async def watch_button(core: TipsterCore, press: Press) -> list[Reply]:
 # ---- subscriptions ------------------------------------------------------------------------------------
 
 
-def _subscription_target(core: TipsterCore, args: list[str], usage: str, *, check_market: bool) -> str:
+def _subscription_target(core: Core, args: list[str], usage: str, *, check_market: bool) -> str:
     """ALL for `all` or no argument; else a symbol (checked against the market when subscribing)."""
     if len(args) > 1:
         raise UserError(f"Too many arguments ({shorten(' '.join(args[1:]))!r}).", usage)
@@ -223,26 +223,26 @@ def _label(symbol: str) -> str:
 
 
 @registry.command("subscribe", SUBSCRIBE_USAGE, "status-change alerts here (no symbol: all)", group=GROUP)
-async def subscribe_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def subscribe_cmd(core: Core, req: Request) -> list[Reply]:
     symbol = _subscription_target(core, req.args, SUBSCRIBE_USAGE, check_market=True)
     await _may_change(core, req.ctx, "subscriptions")
-    current = await core.services.subscriptions.for_chat(req.ctx.platform, req.ctx.chat_id)
+    current = await core.storage.subscriptions.for_chat(req.ctx.platform, req.ctx.chat_id)
     if symbol in current or (ALL in current and symbol != ALL):
         return [Reply(text=f"{_where(req.ctx).capitalize()} is already subscribed to {_label(symbol)}"
                            f"{'' if symbol in current else ' (through all)'}.")]
     await _remember(core, req.ctx)
-    await core.services.subscriptions.add(req.ctx.platform, req.ctx.chat_id, symbol, req.user.id)
-    await core.services.activity.log(req.user.id, "subscribed", f"Subscribed {req.ctx.chat_key} to {_label(symbol)}",
+    await core.storage.subscriptions.add(req.ctx.platform, req.ctx.chat_id, symbol, req.user.id)
+    await core.storage.activity.log(req.user.id, "subscribed", f"Subscribed {req.ctx.chat_key} to {_label(symbol)}",
                                      symbol=symbol, chat=req.ctx.chat_key)
     return [Reply(text=f"Subscribed {_where(req.ctx)} to {_label(symbol)}: when a monitored tip changes "
                        "its recommendation, an alert is posted here. /subscriptions lists them.")]
 
 
 @registry.command("unsubscribe", UNSUBSCRIBE_USAGE, "stop alerts (no symbol: all)", group=GROUP)
-async def unsubscribe_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def unsubscribe_cmd(core: Core, req: Request) -> list[Reply]:
     symbol = _subscription_target(core, req.args, UNSUBSCRIBE_USAGE, check_market=False)
     await _may_change(core, req.ctx, "subscriptions")
-    subs = core.services.subscriptions
+    subs = core.storage.subscriptions
     if symbol == ALL:  # "all" (or nothing) ends every subscription of the chat, the catch-all included
         removed = await subs.remove(req.ctx.platform, req.ctx.chat_id, None)
         what = "everything"
@@ -254,16 +254,16 @@ async def unsubscribe_cmd(core: TipsterCore, req: Request) -> list[Reply]:
                                f"{what}; /unsubscribe all ends that.")]
     if not removed:
         return [Reply(text=f"{_where(req.ctx).capitalize()} was not subscribed to {what}. See /subscriptions.")]
-    await core.services.activity.log(req.user.id, "unsubscribed", f"Unsubscribed {req.ctx.chat_key} from {what}",
+    await core.storage.activity.log(req.user.id, "unsubscribed", f"Unsubscribed {req.ctx.chat_key} from {what}",
                                      symbol=symbol, chat=req.ctx.chat_key)
     return [Reply(text=f"Unsubscribed {_where(req.ctx)} from {what}.")]
 
 
 @registry.command("subscriptions", "/subscriptions", "what this chat gets alerts for", group=GROUP)
-async def subscriptions_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def subscriptions_cmd(core: Core, req: Request) -> list[Reply]:
     if req.args:
         raise UserError("/subscriptions takes no arguments.", "/subscriptions")
-    symbols = await core.services.subscriptions.for_chat(req.ctx.platform, req.ctx.chat_id)
+    symbols = await core.storage.subscriptions.for_chat(req.ctx.platform, req.ctx.chat_id)
     if not symbols:
         return [Reply(text=f"{_where(req.ctx).capitalize()} has no subscriptions. Try /subscribe BTC/USDT, "
                            "or /subscribe for all symbols.")]

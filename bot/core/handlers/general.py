@@ -10,11 +10,11 @@ from bot.core.registry import Press, Request, registry
 from bot.core.replies import Reply
 
 if TYPE_CHECKING:
-    from bot.core.service import TipsterCore
+    from bot.core.kernel import Core
 
 
 @registry.command("start", "/start", "welcome and what I can do", permission=Permission.BASIC, group="General")
-async def start(core: TipsterCore, req: Request) -> list[Reply]:
+async def start(core: Core, req: Request) -> list[Reply]:
     name = req.ctx.display_name or req.ctx.username or "trader"
     demo = core.services.market.demo
     lines = [
@@ -35,7 +35,7 @@ async def start(core: TipsterCore, req: Request) -> list[Reply]:
 
 
 @registry.command("help", "/help", "every command with its usage", permission=Permission.BASIC, group="General")
-async def help_(core: TipsterCore, req: Request) -> list[Reply]:
+async def help_(core: Core, req: Request) -> list[Reply]:
     groups: dict[str, list[str]] = {}
     for command in registry.commands.values():
         if not allowed(req.user.role, command.permission):
@@ -51,12 +51,12 @@ async def help_(core: TipsterCore, req: Request) -> list[Reply]:
 
 
 @registry.command("cancel", "/cancel", "end any multi-step action", permission=Permission.BASIC, group="General")
-async def cancel(core: TipsterCore, req: Request) -> list[Reply]:
-    ended = await core.services.flows.end(req.user.id, req.ctx.chat_key)
+async def cancel(core: Core, req: Request) -> list[Reply]:
+    ended = await core.storage.flows.end(req.user.id, req.ctx.chat_key)
     return [Reply(text="Cancelled." if ended else "Nothing to cancel.")]
 
 
 @registry.button("cx", permission=Permission.BASIC)
-async def cancel_button(core: TipsterCore, press: Press) -> list[Reply]:
-    await core.services.flows.end(press.user.id, press.ctx.chat_key)
+async def cancel_button(core: Core, press: Press) -> list[Reply]:
+    await core.storage.flows.end(press.user.id, press.ctx.chat_key)
     return [Reply(text="Cancelled.", edit=True, notice="Cancelled")]

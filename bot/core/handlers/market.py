@@ -24,7 +24,7 @@ from engine.models import Candles, Signal
 from engine.signals import quoted_price
 
 if TYPE_CHECKING:
-    from bot.core.service import TipsterCore
+    from bot.core.kernel import Core
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def change_over_day(candles: Candles, price: float) -> float | None:
     return price / float(candles.close[index]) - 1.0
 
 
-async def market_row(core: TipsterCore, symbol: str) -> MarketRow:
+async def market_row(core: Core, symbol: str) -> MarketRow:
     market = core.services.market
     try:
         timeframe = overview_timeframe(market.timeframes(symbol), core.settings.market.default_timeframe)
@@ -95,7 +95,7 @@ def render_row(row: MarketRow, tz: str) -> str:
 
 
 @registry.command("market", MARKET_USAGE, "price, 24 h change, RSI and your last tip per symbol", expensive=True)
-async def market_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def market_cmd(core: Core, req: Request) -> list[Reply]:
     if req.args:
         raise UserError("/market takes no arguments; use /signal SYMBOL for one market.", MARKET_USAGE)
     symbols = core.settings.market.symbols
@@ -106,7 +106,7 @@ async def market_cmd(core: TipsterCore, req: Request) -> list[Reply]:
             return await market_row(core, symbol)
 
     rows, tips = await asyncio.gather(asyncio.gather(*(bounded(s) for s in symbols)),
-                                      core.services.signals.latest_by_symbol(req.user.id, symbols))
+                                      core.storage.signals.latest_by_symbol(req.user.id, symbols))
     tz = core.user_tz(req.user)
     lines = [render_row(replace(r, last_tip=tips.get(r.symbol)), tz) for r in rows]
     demo = any(r.demo for r in rows)

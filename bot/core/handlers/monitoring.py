@@ -11,15 +11,15 @@ from bot.core.registry import Request, registry
 from bot.core.replies import Reply
 
 if TYPE_CHECKING:
-    from bot.core.service import TipsterCore
+    from bot.core.kernel import Core
 
 MONITOR_USAGE = "/monitor pause|resume|now"
 
 
-async def status_lines(core: TipsterCore, tz: str) -> list[str]:
+async def status_lines(core: Core, tz: str) -> list[str]:
     lines = []
     scheduler = core.scheduler
-    active = await core.services.signals.count_active()
+    active = await core.storage.signals.count_active()
     lines.append(f"Live tips monitored: {active}")
     if scheduler is None:
         lines.append("Jobs are not running in this process.")
@@ -32,7 +32,7 @@ async def status_lines(core: TipsterCore, tz: str) -> list[str]:
             error = scheduler.jobs[name].last_error
             lines.append(f"  {name}: every {scheduler.jobs[name].interval():g}s · next {when}"
                          f"{' · last error: ' + error if error else ''}")
-    runs = await core.services.job_runs.recent("monitor", 5)
+    runs = await core.storage.job_runs.recent("monitor", 5)
     if runs:
         lines.append("Last monitoring cycles:")
         for run in runs:
@@ -44,13 +44,13 @@ async def status_lines(core: TipsterCore, tz: str) -> list[str]:
 
 
 @registry.command("status", "/status", "monitoring: last cycles and the next run", group="Tips")
-async def status(core: TipsterCore, req: Request) -> list[Reply]:
+async def status(core: Core, req: Request) -> list[Reply]:
     return [Reply(title="Monitoring status", text="\n".join(await status_lines(core, core.user_tz(req.user))))]
 
 
 @registry.command("monitor", MONITOR_USAGE, "pause, resume or run monitoring now", permission=Permission.ADMIN,
                   group="Admin")
-async def monitor(core: TipsterCore, req: Request) -> list[Reply]:
+async def monitor(core: Core, req: Request) -> list[Reply]:
     if len(req.args) != 1 or req.args[0].lower() not in ("pause", "resume", "now"):
         raise UserError("Say pause, resume or now.", MONITOR_USAGE)
     scheduler = core.scheduler
@@ -74,8 +74,8 @@ async def monitor(core: TipsterCore, req: Request) -> list[Reply]:
     return [Reply(text=text)]
 
 
-async def stats_lines(core: TipsterCore) -> list[str]:
-    runs = await core.services.job_runs.recent("monitor", 1)
+async def stats_lines(core: Core) -> list[str]:
+    runs = await core.storage.job_runs.recent("monitor", 1)
     if not runs:
         return ["Monitoring: no cycle yet"]
     r = runs[0]

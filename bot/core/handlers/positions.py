@@ -28,10 +28,10 @@ from engine.brokers.base import Side
 from engine.market.base import MarketError
 from engine.models import Recommendation, Signal
 from engine.positions import Position, gross_pnl, pnl_fraction
-from storage.models import User
+from storage.models import Flow, User
 
 if TYPE_CHECKING:
-    from bot.core.service import TipsterCore
+    from bot.core.kernel import Core
 
 TRADE = Permission.TRADE
 QUICK_SIZES = (100, 500, 1000)
@@ -40,7 +40,7 @@ OPEN_USAGE = "/open SYMBOL long|short SIZE [sl=PRICE] [tp=PRICE]"
 PAGE = 10
 
 
-def trading(core: TipsterCore) -> Trading:
+def trading(core: Core) -> Trading:
     if core.trading is None:
         raise UserError("Trading is not available in this process.")
     return core.trading
@@ -65,7 +65,7 @@ def parse_price(text: str, name: str, usage: str) -> Decimal:
     return value
 
 
-async def _tradeable_signal(core: TipsterCore, user: User, raw_id: str) -> Signal:
+async def _tradeable_signal(core: Core, user: User, raw_id: str) -> Signal:
     from bot.core.handlers.signals import owned_signal
 
     signal = await owned_signal(core, user, raw_id, owner_only=True)
@@ -78,7 +78,7 @@ def _side(signal: Signal) -> Side:
     return Side.LONG if signal.recommendation is Recommendation.BUY else Side.SHORT
 
 
-def confirmation(core: TipsterCore, quote: Quote, confirm: Button) -> Reply:
+def confirmation(core: Core, quote: Quote, confirm: Button) -> Reply:
     d = quote.price_decimals
     lines = [
         f"{quote.side.value.upper()} {quote.symbol} · size {money(quote.notional)} ≈ {quote.quantity.normalize():f}"
@@ -98,7 +98,7 @@ def confirmation(core: TipsterCore, quote: Quote, confirm: Button) -> Reply:
 # ---- from a tip's button ----------------------------------------------------------------------------
 
 @registry.button("op", permission=TRADE)
-async def open_button(core: TipsterCore, press: Press) -> list[Reply]:
+async def open_button(core: Core, press: Press) -> list[Reply]:
     signal = await _tradeable_signal(core, press.user, press.args[0] if press.args else "")
     sizes = [core.button(money(n, cents=False), "os", signal.id, n) for n in QUICK_SIZES]
     default = press.user.settings.get("size")
@@ -110,13 +110,13 @@ async def open_button(core: TipsterCore, press: Press) -> list[Reply]:
                   buttons=rows, notice="Pick a size")]
 
 
-async def _quote_for_signal(core: TipsterCore, user: User, signal: Signal, notional: Decimal) -> Quote:
+async def _quote_for_signal(core: Core, user: User, signal: Signal, notional: Decimal) -> Quote:
     return await trading(core).quote(user, signal.symbol, _side(signal), notional, signal.stop_loss,
                                      signal.take_profit, signal.price_decimals, signal.id)
 
 
 @registry.button("os", permission=TRADE)
-async def size_button(core: TipsterCore, press: Press) -> list[Reply]:
+async def size_button(core: Core, press: Press) -> list[Reply]:
     if len(press.args) != 2 or ascii_int(press.args[1]) is None:
         return [Reply(notice="This button is not valid.")]
     signal = await _tradeable_signal(core, press.user, press.args[0])
@@ -129,13 +129,15 @@ async def size_button(core: TipsterCore, press: Press) -> list[Reply]:
 
 
 @registry.button("oc", permission=TRADE)
-async def custom_size_button(core: TipsterCore, press: Press) -> list[Reply]:
+async def custom_size_button(core: Core, press: Press) -> list[Reply]:
     signal = await _tradeable_signal(core, press.user, press.args[0] if press.args else "")
-    await core.services.flows.start(press.user.id, press.ctx.chat_key, "open_size", {"signal_id": signal.id})
+    await core.storage.flows.start(press.user.id, press.ctx.chat_key, "open_size", {"signal_id": signal.id})
     return [Reply(text="Type the size in dollars (e.g. 250), or /cancel.", notice="Type a size")]
 
 
-async def continue_open_size(core: TipsterCore, req: Request, state: dict[str, int]) -> list[Reply]:
+@registry.flow("open_size")
+async def continue_open_size(core: Core, req: Request, flow: Flow) -> list[Reply]:
+    state = flow.state
     notional = parse_size(req.text, "a size in dollars, or /cancel")
     signal = await _tradeable_signal(core, req.user, str(state["signal_id"]))
     quote = await _quote_for_signal(core, req.user, signal, notional)
@@ -145,7 +147,7 @@ async def continue_open_size(core: TipsterCore, req: Request, state: dict[str, i
 
 
 @registry.button("oy", permission=TRADE, expensive=True)
-async def confirm_button(core: TipsterCore, press: Press) -> list[Reply]:
+async def confirm_button(core: Core, press: Press) -> list[Reply]:
     if len(press.args) != 3 or ascii_int(press.args[1]) is None:
         return [Reply(notice="This button is not valid.")]
     signal = await _tradeable_signal(core, press.user, press.args[0])
@@ -162,7 +164,7 @@ async def confirm_button(core: TipsterCore, press: Press) -> list[Reply]:
 
 @registry.command("open", OPEN_USAGE, "open a position from text", permission=TRADE, expensive=True,
                   group="Positions")
-async def open_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def open_cmd(core: Core, req: Request) -> list[Reply]:
     positional, pairs = split_key_values(req.args, OPEN_USAGE)
     if len(positional) != 3:
         raise UserError("Give a symbol, a side and a size.", OPEN_USAGE)
@@ -195,7 +197,7 @@ async def open_cmd(core: TipsterCore, req: Request) -> list[Reply]:
 
 
 @registry.button("of", permission=TRADE, expensive=True)
-async def confirm_text_open(core: TipsterCore, press: Press) -> list[Reply]:
+async def confirm_text_open(core: Core, press: Press) -> list[Reply]:
     s = await take_confirmation(core, press, "open_confirm")
     if s is None:
         return already_done()
@@ -237,7 +239,7 @@ PNL_NOTE = "Dollar PnL is net of the entry fee; closing pays the exit fee too."
 
 @registry.command("positions", "/positions", "your open positions with live PnL", permission=TRADE,
                   group="Positions")
-async def positions_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def positions_cmd(core: Core, req: Request) -> list[Reply]:
     open_ = await trading(core).repo.with_status("pending", "open", "closing", user_id=req.user.id)
     equity, cash = await trading(core).equity(req.user)
     head = f"Paper equity {money(equity)} · cash {money(cash)}"
@@ -252,7 +254,7 @@ async def positions_cmd(core: TipsterCore, req: Request) -> list[Reply]:
     return [Reply(title=f"Open positions ({len(open_)})", text=head + "\n" + "\n".join(lines), buttons=buttons)]
 
 
-async def _own_position(core: TipsterCore, user: User, raw: str) -> Position:
+async def _own_position(core: Core, user: User, raw: str) -> Position:
     raw = str(parse_id(raw, "position", "/close ID|all", " (see /positions)"))
     position = await trading(core).repo.get(int(raw))
     if position is None:
@@ -264,7 +266,7 @@ async def _own_position(core: TipsterCore, user: User, raw: str) -> Position:
 
 @registry.command("close", "/close ID|all", "close a position (asks to confirm)", permission=TRADE,
                   group="Positions")
-async def close_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def close_cmd(core: Core, req: Request) -> list[Reply]:
     if len(req.args) != 1:
         raise UserError("Name one position, or all.", "/close ID|all")
     if req.args[0].lower() == "all":
@@ -282,7 +284,7 @@ async def close_cmd(core: TipsterCore, req: Request) -> list[Reply]:
                   buttons=[[core.button("Close", "px", position.id, nonce), core.button("Cancel", "cx")]])]
 
 
-async def close_preview(core: TipsterCore, position: Position, user: User) -> str:
+async def close_preview(core: Core, position: Position, user: User) -> str:
     """The position at the live price, and what closing now would give after slippage and fees."""
     estimate = await trading(core).exit_estimate(position)
     if estimate is None:
@@ -294,12 +296,12 @@ async def close_preview(core: TipsterCore, position: Position, user: User) -> st
 
 
 @registry.button("pc", permission=TRADE)
-async def close_ask_button(core: TipsterCore, press: Press) -> list[Reply]:
+async def close_ask_button(core: Core, press: Press) -> list[Reply]:
     return await close_cmd(core, Request(ctx=press.ctx, user=press.user, args=press.args[:1] or ["?"]))
 
 
 @registry.button("px", permission=TRADE, expensive=True)
-async def close_confirm(core: TipsterCore, press: Press) -> list[Reply]:
+async def close_confirm(core: Core, press: Press) -> list[Reply]:
     position = await _own_position(core, press.user, press.args[0] if press.args else "")
     if len(press.args) != 2 or await take_confirmation(core, press, "close") is None:
         return already_done()
@@ -310,7 +312,7 @@ async def close_confirm(core: TipsterCore, press: Press) -> list[Reply]:
 
 
 @registry.button("pa", permission=TRADE, expensive=True)
-async def close_all_confirm(core: TipsterCore, press: Press) -> list[Reply]:
+async def close_all_confirm(core: Core, press: Press) -> list[Reply]:
     if await take_confirmation(core, press, "close_all") is None:
         return already_done()
     replies = []
@@ -325,7 +327,7 @@ PERIODS = {"today": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta
 
 @registry.command("pnl", "/pnl [today|7d|30d|all]", "performance of your closed positions", permission=TRADE,
                   group="Positions")
-async def pnl_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def pnl_cmd(core: Core, req: Request) -> list[Reply]:
     period = req.args[0].lower() if req.args else "all"
     if len(req.args) > 1 or period not in PERIODS:
         raise UserError("Say today, 7d, 30d or all.", "/pnl [today|7d|30d|all]")
@@ -358,7 +360,7 @@ def performance_lines(closed: list[Position]) -> list[str]:
 
 
 @registry.command("trades", "/trades [PAGE]", "your closed positions, paged", permission=TRADE, group="Positions")
-async def trades_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def trades_cmd(core: Core, req: Request) -> list[Reply]:
     if len(req.args) > 1:
         raise UserError("Give at most a page number.", "/trades [PAGE]")
     page = parse_page(req.args[0], "/trades [PAGE]") if req.args else 1
@@ -377,7 +379,7 @@ async def trades_cmd(core: TipsterCore, req: Request) -> list[Reply]:
 
 @registry.command("resetpaper", "/resetpaper", "reset your paper account (asks to confirm)", permission=TRADE,
                   group="Positions")
-async def resetpaper_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def resetpaper_cmd(core: Core, req: Request) -> list[Reply]:
     amount = Decimal(str(core.settings.paper.starting_equity))
     nonce = await ask_confirmation(core, req.user.id, req.ctx.chat_key, "resetpaper")
     return [Reply(title="Reset your paper account?",
@@ -387,7 +389,7 @@ async def resetpaper_cmd(core: TipsterCore, req: Request) -> list[Reply]:
 
 
 @registry.button("rp", permission=TRADE)
-async def resetpaper_confirm(core: TipsterCore, press: Press) -> list[Reply]:
+async def resetpaper_confirm(core: Core, press: Press) -> list[Reply]:
     if press.args[:1] != [str(press.user.id)]:
         raise Refused("This button is not yours.", reason="foreign resetpaper")
     repo = trading(core).repo
@@ -397,14 +399,14 @@ async def resetpaper_confirm(core: TipsterCore, press: Press) -> list[Reply]:
         return already_done()
     amount = Decimal(str(core.settings.paper.starting_equity))
     await repo.reset_paper(press.user.id, amount)
-    await core.services.activity.log(press.user.id, "paper_reset", f"Paper account reset to {amount}")
+    await core.storage.activity.log(press.user.id, "paper_reset", f"Paper account reset to {amount}")
     return [Reply(text=f"Paper account reset: cash {money(amount)}. Past trades stay in /trades and /pnl.",
                   edit=True, notice="Reset")]
 
 
 # ---- what positions add to the daily summary, /stats and /health -------------------------------------
 
-async def summary_section(core: TipsterCore, scope: object) -> list[str]:
+async def summary_section(core: Core, scope: object) -> list[str]:
     """Trades closed in the summary's window, win rate and PnL, and what is still open (private chats)."""
     user_id = getattr(scope, "user_id", None)
     if user_id is None or core.trading is None:
@@ -422,12 +424,12 @@ async def summary_section(core: TipsterCore, scope: object) -> list[str]:
     return lines
 
 
-async def stats_lines(core: TipsterCore) -> list[str]:
-    counts = await core.services.positions.status_counts()
+async def stats_lines(core: Core) -> list[str]:
+    counts = await core.storage.positions.status_counts()
     return ["Positions: " + (", ".join(f"{s} {n}" for s, n in counts) or "none")]
 
 
-async def health_lines(core: TipsterCore) -> list[str]:
+async def health_lines(core: Core) -> list[str]:
     if core.trading is None:
         return []
     return [f"Brokers: {', '.join(sorted(core.trading.brokers))} (default {core.trading.default_broker})"]

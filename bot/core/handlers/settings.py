@@ -14,7 +14,7 @@ from bot.core.replies import Reply
 from engine.scoring import validate_params
 
 if TYPE_CHECKING:
-    from bot.core.service import TipsterCore
+    from bot.core.kernel import Core
 
 USAGE = ("/settings [timeframe=1h] [buy=0.3] [sell=-0.3] [tw=0.6] [sw=0.4] [tz=Europe/Berlin] "
          "[summary=HH:MM|off] [size=500] [reset]")
@@ -46,7 +46,7 @@ def parse_summary(raw: str) -> str:
     return f"{int(match.group(1)):02d}:{match.group(2)}"
 
 
-def _describe(core: TipsterCore, settings: dict[str, Any], chat: dict[str, Any] | None = None) -> str:
+def _describe(core: Core, settings: dict[str, Any], chat: dict[str, Any] | None = None) -> str:
     params = core.user_params_from(settings)
     summary = (chat or {}).get("summary")
     tf = settings.get("timeframe", core.settings.market.default_timeframe)
@@ -72,17 +72,17 @@ def _describe(core: TipsterCore, settings: dict[str, Any], chat: dict[str, Any] 
 
 
 @registry.command("settings", USAGE, "show or change your defaults", group="Settings")
-async def settings_cmd(core: TipsterCore, req: Request) -> list[Reply]:
+async def settings_cmd(core: Core, req: Request) -> list[Reply]:
     current = dict(req.user.settings)
-    chat = await core.services.chat_settings.get(req.ctx.platform, req.ctx.chat_id)
+    chat = await core.storage.chat_settings.get(req.ctx.platform, req.ctx.chat_id)
     if not req.args:
         return [Reply(title="Your settings", text=_describe(core, current, chat))]
     positional, pairs = split_key_values(req.args, USAGE)
     if positional == ["reset"] and not pairs:
-        await core.services.users.update_settings(req.user.id, {})
+        await core.storage.users.update_settings(req.user.id, {})
         if req.ctx.is_private and chat.get("summary"):  # a private chat's settings are its user's own
-            chat = await core.services.chat_settings.update(req.ctx.platform, req.ctx.chat_id, {"summary": None})
-        await core.services.activity.log(req.user.id, "settings_changed", "Reset settings to defaults")
+            chat = await core.storage.chat_settings.update(req.ctx.platform, req.ctx.chat_id, {"summary": None})
+        await core.storage.activity.log(req.user.id, "settings_changed", "Reset settings to defaults")
         return [Reply(title="Settings reset to defaults", text=_describe(core, {}, chat))]
     if positional:
         raise UserError(f"Unexpected {shorten(positional[0])!r}: give settings as key=value.", USAGE)
@@ -100,8 +100,8 @@ async def settings_cmd(core: TipsterCore, req: Request) -> list[Reply]:
     if chat_changes:
         chat = await _save_chat_settings(core, req, chat_changes)
     if changed:
-        await core.services.users.update_settings(req.user.id, updated)
-        await core.services.activity.log(req.user.id, "settings_changed", "Changed settings", **changed)
+        await core.storage.users.update_settings(req.user.id, updated)
+        await core.storage.activity.log(req.user.id, "settings_changed", "Changed settings", **changed)
     elif not req.ctx.is_private:
         return [Reply(text=_group_change_text(chat_changes))]
     return [Reply(title="Settings saved", text=_describe(core, updated, chat))]
@@ -136,7 +136,7 @@ def _parse_changes(pairs: dict[str, str]) -> dict[str, Any]:
     return changed
 
 
-async def _save_chat_settings(core: TipsterCore, req: Request, changes: dict[str, Any]) -> dict[str, Any]:
+async def _save_chat_settings(core: Core, req: Request, changes: dict[str, Any]) -> dict[str, Any]:
     """Store the chat's own settings; in a group only its administrators may change them."""
     if not req.ctx.is_private:
         if not await core.is_chat_admin(req.ctx):
@@ -144,8 +144,8 @@ async def _save_chat_settings(core: TipsterCore, req: Request, changes: dict[str
                           reason="not chat admin")
         await core.audit(req.user, "chat_settings", req.ctx.chat_key, "ok", **changes)
     else:
-        await core.services.activity.log(req.user.id, "settings_changed", "Changed chat settings", **changes)
-    return await core.services.chat_settings.update(req.ctx.platform, req.ctx.chat_id, changes)
+        await core.storage.activity.log(req.user.id, "settings_changed", "Changed chat settings", **changes)
+    return await core.storage.chat_settings.update(req.ctx.platform, req.ctx.chat_id, changes)
 
 
 def _group_change_text(changes: dict[str, Any]) -> str:

@@ -31,7 +31,7 @@ from storage.models import User
 from storage.monitoring import ActiveTips, CheckedGroup, MonitoredTip, MonitorRepository, TipGroup, TipIdentity
 
 if TYPE_CHECKING:
-    from bot.core.service import TipsterCore
+    from bot.core.kernel import Core
 
 log = logging.getLogger(__name__)
 GROUP_CONCURRENCY = 8  # market and sentiment requests in flight at once
@@ -72,9 +72,9 @@ class _Group:
 
 
 class SignalMonitor:
-    def __init__(self, core: TipsterCore) -> None:
+    def __init__(self, core: Core) -> None:
         self.core = core
-        self.repo = MonitorRepository(core.services.db)
+        self.repo = MonitorRepository(core.storage.db)
         # Per cycle: the owners of the changed tips (for timezone and role), read at once.
         self._owners: dict[int, User] = {}
         # Tip id -> the change (a code) held back last cycle by hysteresis; taken if proposed again.
@@ -97,7 +97,7 @@ class SignalMonitor:
                 await self._failed(group, result)
         await self.repo.record_checked(checked)
         result.duration_ms = (time.perf_counter() - started) * 1000
-        await self.core.services.job_runs.record(
+        await self.core.storage.job_runs.record(
             "monitor", result.started_at, result.duration_ms, result.monitored, result.changed, result.expired,
             result.errors)
         if result.duration_ms > self.core.settings.monitor.signals_interval * 1000 / 2:

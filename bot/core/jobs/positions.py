@@ -36,7 +36,7 @@ from engine.positions import (
 from storage.alerts import AlertSpec
 
 if TYPE_CHECKING:
-    from bot.core.service import TipsterCore
+    from bot.core.kernel import Core
 
 log = logging.getLogger(__name__)
 BOOK_MAX_AGE = 60.0  # seconds the in-memory open book may be reused without re-reading it
@@ -56,7 +56,7 @@ class TickResult:
 
 
 class PositionMonitor:
-    def __init__(self, core: TipsterCore, trading: Trading) -> None:
+    def __init__(self, core: Core, trading: Trading) -> None:
         self.core = core
         self.trading = trading
         # The open book is kept between ticks and re-read only when positions opened or closed (the
@@ -99,7 +99,7 @@ class PositionMonitor:
             await self.evaluate(book, prices, result, bars=bars, since=since)
         result.duration_ms = (time.perf_counter() - started) * 1000
         if len(book) or result.reconciled or result.errors:
-            await self.core.services.job_runs.record("positions", result.started_at, result.duration_ms,
+            await self.core.storage.job_runs.record("positions", result.started_at, result.duration_ms,
                                                      result.positions, result.exits, 0, result.errors)
         return result
 

@@ -26,7 +26,7 @@ from storage.follows import WatchEntry
 from storage.models import User
 
 if TYPE_CHECKING:
-    from bot.core.service import TipsterCore
+    from bot.core.kernel import Core
 
 log = logging.getLogger(__name__)
 GROUP_CONCURRENCY = 8  # markets computed at once; the replay and live sources both like a bounded burst
@@ -44,14 +44,14 @@ class ScanResult:
 
 
 class WatchlistScanner:
-    def __init__(self, core: TipsterCore) -> None:
+    def __init__(self, core: Core) -> None:
         self.core = core
 
     async def run(self) -> ScanResult:
         started = time.perf_counter()
         result = ScanResult(started_at=self.core.now())
         groups: dict[tuple[str, str], list[WatchEntry]] = defaultdict(list)
-        for watch in await self.core.services.watches.all():  # chats that blocked the bot are left out
+        for watch in await self.core.storage.watches.all():  # chats that blocked the bot are left out
             groups[(watch.symbol, watch.timeframe)].append(watch)
         semaphore = asyncio.Semaphore(GROUP_CONCURRENCY)
 
@@ -78,7 +78,7 @@ class WatchlistScanner:
 
         await asyncio.gather(*(one(k, v) for k, v in groups.items()))
         result.duration_ms = (time.perf_counter() - started) * 1000
-        await self.core.services.job_runs.record("scan", result.started_at or self.core.now(), result.duration_ms,
+        await self.core.storage.job_runs.record("scan", result.started_at or self.core.now(), result.duration_ms,
                                                  monitored=result.scanned, changed=result.pushed,
                                                  errors=result.errors)
         if result.duration_ms > self.core.settings.monitor.scan_interval * 1000 / 2:
@@ -106,18 +106,18 @@ class WatchlistScanner:
             return 0  # already told this chat, for this very bar
         services = self.core.services
         dedupe = f"scan:{watch.id}:{signal.bar_time.isoformat()}:{rec}"
-        if await services.alerts.exists(dedupe):
+        if await services.storage.alerts.exists(dedupe):
             # Queued by a run that died before marking the watch: finish that run's bookkeeping only,
             # rather than storing a second tip nobody will see.
-            await services.watches.mark_pushed(watch.id, rec, signal.bar_time)
+            await services.storage.watches.mark_pushed(watch.id, rec, signal.bar_time)
             return 0
-        owner = await services.users.get(watch.user_id)
+        owner = await services.storage.users.get(watch.user_id)
         if owner is None or access_message(owner, self.core.now()) is not None:
             return 0  # a disabled or expired user's watch stays, silent, until they are back
-        stored = await services.signals.create(signal, owner.id, watch.platform, watch.chat_id)
+        stored = await services.storage.signals.create(signal, owner.id, watch.platform, watch.chat_id)
         await self.core.notify_chat(watch.platform, watch.chat_id, await self._card(stored, watch, owner), "scan",
                                     dedupe_key=dedupe)
-        await services.watches.mark_pushed(watch.id, rec, signal.bar_time)
+        await services.storage.watches.mark_pushed(watch.id, rec, signal.bar_time)
         return 1
 
     async def _card(self, signal: Signal, watch: WatchEntry, owner: User | None = None) -> Reply:

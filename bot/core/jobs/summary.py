@@ -30,7 +30,7 @@ from storage.follows import ALL
 from storage.summary import SummaryCandidate
 
 if TYPE_CHECKING:
-    from bot.core.service import TipsterCore
+    from bot.core.kernel import Core
 
 log = logging.getLogger(__name__)
 WINDOW = timedelta(hours=24)
@@ -51,11 +51,11 @@ class SummaryScope:
 
 # The extension point: `core.summary_sections` is a list of these; each returns lines (empty: nothing to
 # say) that are appended, in order, after the built-in sections. A failing section is logged and skipped.
-SummarySection = Callable[["TipsterCore", SummaryScope], Awaitable[list[str]]]
+SummarySection = Callable[["Core", SummaryScope], Awaitable[list[str]]]
 
 
 class DailySummary:
-    def __init__(self, core: TipsterCore) -> None:
+    def __init__(self, core: Core) -> None:
         self.core = core
 
     @property
@@ -78,13 +78,13 @@ class DailySummary:
                 errors += 1
                 log.exception("summary for %s:%s failed", candidate.platform, candidate.chat_id)
         duration_ms = (time.perf_counter() - started) * 1000
-        await self.core.services.job_runs.record("summary", now, duration_ms, monitored=len(candidates),
+        await self.core.storage.job_runs.record("summary", now, duration_ms, monitored=len(candidates),
                                                  changed=queued, errors=errors)
         return queued
 
     async def _candidates(self, now: datetime) -> list[SummaryCandidate]:
         # Chats that follow something, plus private chats where a tip was given lately; never blocked ones.
-        return await self.core.services.summaries.candidates(now - WINDOW)
+        return await self.core.storage.summaries.candidates(now - WINDOW)
 
     def _due(self, candidate: SummaryCandidate, now: datetime) -> tuple[str, str] | None:
         """(dedupe key, tz) when the chat's summary is due at `now`, else None."""
@@ -106,7 +106,7 @@ class DailySummary:
             return 0
         key, tz = due
         # The dedupe key would stop a second copy anyway; checking first spares composing it every minute.
-        if await self.core.services.alerts.exists(key):
+        if await self.core.storage.alerts.exists(key):
             return 0
         scope = SummaryScope(candidate.platform, candidate.chat_id, candidate.user_id, now - WINDOW, now, tz)
         reply = await self.compose(scope)
@@ -131,7 +131,7 @@ class DailySummary:
         return Reply(title=f"📊 Daily summary · {day.isoformat()}", text="\n".join(lines))
 
     async def _tips(self, scope: SummaryScope) -> list[str]:
-        counts = Counter(await self.core.services.summaries.tip_counts(scope.platform, scope.chat_id, scope.since,
+        counts = Counter(await self.core.storage.summaries.tip_counts(scope.platform, scope.chat_id, scope.since,
                                                                        scope.until))
         total = sum(counts.values())
         if not total:
@@ -140,7 +140,7 @@ class DailySummary:
         return [f"Tips in the last 24 h: {total} ({' · '.join(parts)})"]
 
     async def _changes(self, scope: SummaryScope) -> list[str]:
-        rows = await self.core.services.summaries.status_changes(scope.platform, scope.chat_id, scope.since,
+        rows = await self.core.storage.summaries.status_changes(scope.platform, scope.chat_id, scope.since,
                                                                   scope.until)
         if not rows:
             return []
@@ -153,8 +153,8 @@ class DailySummary:
         return lines
 
     async def _follows(self, scope: SummaryScope) -> list[str]:
-        watches = await self.core.services.watches.for_chat(scope.platform, scope.chat_id)
-        subs = await self.core.services.subscriptions.for_chat(scope.platform, scope.chat_id)
+        watches = await self.core.storage.watches.for_chat(scope.platform, scope.chat_id)
+        subs = await self.core.storage.subscriptions.for_chat(scope.platform, scope.chat_id)
         if not watches and not subs:
             return []
         subscribed = ", ".join("all symbols" if s == ALL else s for s in subs) or "nothing"
