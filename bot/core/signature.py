@@ -231,7 +231,7 @@ class Signature:
                     options = ", ".join(f"{a.name}=" for a in self.args if a.keyed)
                     raise UserError(f"Unknown option {shorten(key)!r}; options are {options}.")
                 if not raw:
-                    raise UserError(f"{shorten(token)!r} needs the form {arg.name}=value.")
+                    raise UserError(f"{shorten(token)!r} needs the form key=value ({arg.name}={arg.example or arg.label}).")
                 if arg.name in seen:
                     raise UserError(f"{arg.name} is given twice.")
                 seen.add(arg.name)
@@ -240,7 +240,9 @@ class Signature:
             if next_arg is None:
                 if not self.positional:
                     raise UserError(f"This command takes no arguments, not {shorten(token)!r}.")
-                raise UserError(f"Too many arguments ({shorten(rest[match.start():].strip())!r}).")
+                labels = " ".join(a.label for a in self.positional)
+                raise UserError(f"Too many arguments ({shorten(rest[match.start():].strip())!r}); "
+                                f"this command takes at most {len(self.positional)} ({labels}).")
             values[next_arg.name] = next_arg.parse(token)
             seen.add(next_arg.name)
             index += 1

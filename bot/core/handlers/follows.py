@@ -13,6 +13,7 @@ from bot.core.args import parse_symbol, parse_timeframe, shorten
 from bot.core.errors import Refused, UserError
 from bot.core.registry import Press, Request, registry
 from bot.core.replies import Button, Reply
+from bot.core.usecases.tips import owned_signal
 from engine.market.base import MarketError, UnknownSymbol
 from engine.market.resample import TIMEFRAMES
 from storage.follows import ALL
@@ -196,7 +197,6 @@ async def unwatch_button(core: Core, press: Press) -> list[Reply]:
 @registry.button("wa")
 async def watch_button(core: Core, press: Press) -> list[Reply]:
     """[👁 Watch] on a tip card: watch the tip's market in the chat where it is pressed."""
-    from bot.core.handlers.signals import owned_signal
 
     # Like Refresh and Dismiss: the owner's button, even for admins.
     signal = await owned_signal(core, press.user, press.args[0] if press.args else "", owner_only=True)

@@ -24,6 +24,7 @@ from bot.core.permissions import Permission
 from bot.core.registry import Press, Request, registry
 from bot.core.replies import Button, Reply
 from bot.core.trading import Quote, Trading, money
+from bot.core.usecases.tips import owned_signal
 from engine.brokers.base import Side
 from engine.market.base import MarketError
 from engine.models import Recommendation, Signal
@@ -66,7 +67,6 @@ def parse_price(text: str, name: str, usage: str) -> Decimal:
 
 
 async def _tradeable_signal(core: Core, user: User, raw_id: str) -> Signal:
-    from bot.core.handlers.signals import owned_signal
 
     signal = await owned_signal(core, user, raw_id, owner_only=True)
     if signal.status != "active" or signal.recommendation is Recommendation.HOLD:

@@ -21,6 +21,7 @@ import numpy as np
 
 from bot.core import cards
 from bot.core.replies import Reply
+from bot.core.views.tips import card_buttons
 from engine.market import timeframe_seconds
 from engine.market.symbols import asset_class
 from engine.models import Candles, IndicatorSnapshot, Recommendation, SentimentReading, Signal
@@ -262,7 +263,6 @@ class SignalMonitor:
     def _alerts(self, old: MonitoredTip, new: Signal, subscribers: list[tuple[str, str]],
                       cycle: datetime) -> list[AlertSpec]:
         """The owner gets the updated card; each subscribed chat one market-level line per transition."""
-        from bot.core.handlers.signals import card_buttons
 
         owner_chat = (old.platform, old.chat_id)
         change = f"{old.recommendation.value} → {new.recommendation.value}"

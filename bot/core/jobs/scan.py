@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 from bot.core import cards
 from bot.core.access import access_message
 from bot.core.replies import Reply
+from bot.core.usecases.chats import chat_timezone
+from bot.core.views.tips import card_buttons
 from engine.models import Recommendation, Signal
 from engine.signals import generate_signal
 from storage.follows import WatchEntry
@@ -121,8 +123,6 @@ class WatchlistScanner:
         return 1
 
     async def _card(self, signal: Signal, watch: WatchEntry, owner: User | None = None) -> Reply:
-        from bot.core.handlers.follows import chat_timezone
-        from bot.core.handlers.signals import card_buttons
 
         tz = await chat_timezone(self.core, watch.platform, watch.chat_id)
         return Reply(title=TITLE_PREFIX + cards.tip_title(signal), text=cards.tip_card(signal, tz),

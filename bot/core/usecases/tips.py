@@ -1,0 +1,123 @@
+"""Tips: make one, find a user's own, refresh, dismiss, read its history, page through them (SPEC §2, §3)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.core.args import parse_id
+from bot.core.context import ChatContext
+from bot.core.errors import Refused, UserError
+from bot.core.kernel import Core
+from bot.core.usecases.paging import Page
+from engine.market.base import MarketError, NoData
+from engine.models import Signal, SignalParams
+from engine.scoring import validate_params
+from engine.signals import generate_signal
+from storage.models import HistoryEvent, User
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 10
+
+
+@dataclass(frozen=True)
+class TipOutcome:
+    """A stored tip, or why there is none for now (stale, unavailable or too little data)."""
+
+    symbol: str
+    timeframe: str
+    signal: Signal | None = None
+    unavailable: str | None = None
+
+
+@dataclass(frozen=True)
+class TipHistory:
+    signal: Signal
+    events: list[HistoryEvent]
+
+
+def checked_params(core: Core, user: User, overrides: dict[str, float] | None) -> SignalParams:
+    """The user's parameters with this request's overrides, refused now if they do not fit together, so a bad
+    mix costs no data fetch."""
+    try:
+        params = core.user_params(user, overrides)
+        validate_params(params.technical_weight, params.sentiment_weight, params.buy_threshold,
+                        params.sell_threshold)
+    except ValueError as exc:
+        raise UserError(f"{exc}.") from None
+    return params
+
+
+async def make_tip(core: Core, ctx: ChatContext, user: User, symbol: str, timeframe: str,
+                   overrides: dict[str, float] | None = None) -> TipOutcome:
+    """Generate and store a tip; it is stored before anything is shown, so a shown tip is always monitored.
+    Storing it supersedes the chat's other active tip of the same symbol and timeframe."""
+    params = core.user_params(user, overrides)
+    settings = core.settings
+    try:
+        signal = await generate_signal(
+            symbol, timeframe, params, core.services.market, core.services.sentiment,
+            bars=settings.market.bars, sl_atr=settings.risk.sl_atr, tp_atr=settings.risk.tp_atr,
+        )
+    except NoData as exc:
+        await core.source_alerts.failed(exc)
+        return TipOutcome(symbol, timeframe, unavailable=str(exc))
+    except MarketError as exc:
+        raise UserError(str(exc)) from None
+    except ValueError as exc:  # thresholds/weights that do not fit together
+        raise UserError(f"{exc}.") from None
+    stored = await core.storage.signals.create(signal, user.id, ctx.platform, ctx.chat_id)
+    log.info("tip #%s %s %s %s for %s", stored.id, stored.recommendation.value, stored.symbol,
+             stored.timeframe, user.identity)
+    return TipOutcome(symbol, timeframe, signal=stored)
+
+
+async def owned_signal(core: Core, user: User, signal_id: int | str, *, owner_only: bool = False) -> Signal:
+    """The user's own tip by id, or a refusal that never says whether another user's tip exists.
+
+    Admins may read every tip; actions on a tip (`owner_only`) are its owner's alone. A text id (a button's
+    argument) is parsed strictly first."""
+    if isinstance(signal_id, str):
+        signal_id = parse_id(signal_id, "tip")
+    signal = await core.storage.signals.get(signal_id)
+    if signal is None:
+        raise UserError(f"No tip #{signal_id} (it may have been deleted).")
+    if signal.user_id != user.id and (owner_only or user.role != "admin"):
+        raise Refused(f"Tip #{signal_id} is not yours.", reason=f"foreign signal {signal_id}")
+    return signal
+
+
+def same_params(signal: Signal) -> dict[str, float]:
+    """A tip's own thresholds and weights, so its refresh is scored as it was."""
+    p = signal.params
+    return {"buy_threshold": p.buy_threshold, "sell_threshold": p.sell_threshold,
+            "technical_weight": p.technical_weight, "sentiment_weight": p.sentiment_weight}
+
+
+async def refresh_tip(core: Core, ctx: ChatContext, user: User, signal_id: int | str) -> TipOutcome:
+    old = await owned_signal(core, user, signal_id, owner_only=True)
+    return await make_tip(core, ctx, user, old.symbol, old.timeframe, same_params(old))
+
+
+async def dismiss_tip(core: Core, user: User, signal_id: int | str) -> Signal:
+    """The owner's tip, no longer monitored (dismissing twice is harmless)."""
+    signal = await owned_signal(core, user, signal_id, owner_only=True)
+    if signal.status == "active":
+        await core.storage.signals.set_status(signal.id or 0, "dismissed", "dismissed", "Dismissed by its owner")
+        await core.storage.activity.log(user.id, "signal_dismissed", f"Dismissed tip #{signal.id}")
+    return signal.model_copy(update={"status": "dismissed"})
+
+
+async def tip_history(core: Core, user: User, signal_id: int | str) -> TipHistory:
+    signal = await owned_signal(core, user, signal_id)
+    return TipHistory(signal, await core.storage.signals.history(signal.id or 0))
+
+
+async def tips_page(core: Core, user: User, number: int) -> Page[Signal]:
+    """A page of the user's tips, newest first; a page past the end shows the last one."""
+    total = await core.storage.signals.count_for_user(user.id)
+    pages = Page.count(total, PAGE_SIZE)
+    number = min(max(number, 1), pages)
+    items = await core.storage.signals.for_user(user.id, PAGE_SIZE, (number - 1) * PAGE_SIZE)
+    return Page(items, number, pages, total)
