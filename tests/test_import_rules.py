@@ -98,7 +98,7 @@ def test_the_sql_check_sees_queries_and_db_calls(tmp_path: Path) -> None:
     sample.write_text(
         'Q = """\n  WITH wanted(a, b) AS (SELECT 1)\nSELECT * FROM wanted"""\n'
         'async def f(core, db):\n'
-        '    await core.services.db.scalar("SELECT 1 FROM alerts WHERE dedupe_key = ?", ("k",))\n'
+        '    await core.storage.db.scalar("SELECT 1 FROM alerts WHERE dedupe_key = ?", ("k",))\n'
         '    await db.fetchall("select status, count(*) from positions group by status")\n'
         '    async with core.repo.db.transaction() as conn:\n'
         '        await conn.execute(f"UPDATE alerts SET status = {1}")\n'
@@ -109,9 +109,90 @@ def test_the_sql_check_sees_queries_and_db_calls(tmp_path: Path) -> None:
         encoding="utf-8")
     assert sorted(raw_sql_uses(sample)) == sorted([
         (1, "SQL WITH wanted(a, b) AS (SELECT 1) SELECT * FROM wanted"),
-        (5, "call core.services.db.scalar"), (5, "SQL SELECT 1 FROM alerts WHERE dedupe_key = ?"),
+        (5, "call core.storage.db.scalar"), (5, "SQL SELECT 1 FROM alerts WHERE dedupe_key = ?"),
         (6, "call db.fetchall"), (6, "SQL select status, count(*) from positions group by status"),
         (7, "call core.repo.db.transaction"), (8, "SQL UPDATE alerts SET status ="),
         (9, "call db.execute"), (9, "SQL insert into t(a) values (1)"),
         (10, "call db.execute"), (10, "SQL DELETE FROM t"),
     ])
+
+
+# ---- no import circle in bot -------------------------------------------------------------------------------
+# Every import counts: top-level, deferred inside a function, and those under `if TYPE_CHECKING:` (a circle a
+# type checker needs is still a circle a reader has to untangle).
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph(package: str) -> dict[str, set[str]]:
+    """module → the modules of `package` it imports (`from a import b` counts `a.b` when that is a module)."""
+    modules = {module_name(p): p for p in modules_of(package)}
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                targets = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            for target in targets:
+                if target in modules and target != name:
+                    graph[name].add(target)
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_bot_has_no_import_circle() -> None:
+    graph = import_graph("bot")
+    assert graph.get("bot.core.service"), "the graph found no imports"
+    assert circles(graph) == []
+
+
+def test_the_circle_check_finds_a_circle() -> None:
+    # a → b → c → a is one circle; d → a is not part of it.
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert circles(graph) == [["a", "b", "c"]]
+
+
+def test_package_imports_count_as_edges() -> None:
+    # `from bot.core import cards` is an edge to the module bot.core.cards, as the circle check needs.
+    graph = import_graph("bot")
+    assert "bot.core.cards" in graph["bot.core.views.tips"]
