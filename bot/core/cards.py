@@ -17,36 +17,49 @@ def tip_title(signal: Signal) -> str:
     return f"{ICONS[signal.recommendation]} {signal.recommendation.value} {signal.symbol} · {signal.timeframe}{demo}"
 
 
+TONES = {Recommendation.BUY: "buy", Recommendation.SELL: "sell", Recommendation.HOLD: "hold"}
+
+
 def tip_card(signal: Signal, tz: str = "UTC") -> str:
+    sections, footer = tip_sections(signal, tz)
+    return "\n".join([line for _, lines in sections for line in lines] + footer)
+
+
+def tip_sections(signal: Signal, tz: str = "UTC") -> tuple[list[tuple[str, list[str]]], list[str]]:
+    """The card as named sections (Discord shows them as embed fields) and a footer; `tip_card` is their lines
+    in order, so every platform shows the same numbers."""
     d = signal.price_decimals
     ind = signal.indicators
     p = signal.params
     # The fused score and the thresholds it was compared with, at the decimals that show which side it is on.
     k = fmt.decisive_decimals(signal.fused_score, p.buy_threshold, p.sell_threshold)
-    lines = [f"Confidence {fmt.pct(signal.confidence)} · price {fmt.price(signal.price, d)}"]
+    levels = [f"Confidence {fmt.pct(signal.confidence)} · price {fmt.price(signal.price, d)}"]
     if signal.recommendation is not Recommendation.HOLD:
-        lines.append(f"Stop-loss {fmt.price(signal.stop_loss, d)} · take-profit {fmt.price(signal.take_profit, d)}")
+        levels.append(f"Stop-loss {fmt.price(signal.stop_loss, d)} · take-profit {fmt.price(signal.take_profit, d)}")
     else:
-        lines.append("No stop-loss / take-profit: HOLD means stay out or keep what you have.")
-    lines += [
+        levels.append("No stop-loss / take-profit: HOLD means stay out or keep what you have.")
+    scores = [
         f"Scores: technical {fmt.score(signal.technical_score)} (RSI {fmt.score(signal.rsi_score)}, "
         f"MACD {fmt.score(signal.macd_score)}) · sentiment {fmt.score(signal.sentiment_score)} · "
         f"fused {fmt.score(signal.fused_score, k)}",
+    ]
+    indicators = [
         f"RSI {ind.rsi:.1f} · MACD hist {ind.macd_hist:,.{d}f} · ATR {fmt.price(signal.atr, d)}",
         f"EMA12 {ind.ema_fast:,.{d}f} · EMA26 {ind.ema_slow:,.{d}f} · SMA20 {ind.sma_20:,.{d}f} · "
         f"SMA50 {ind.sma_50:,.{d}f}",
         f"Bollinger {ind.bb_lower:,.{d}f} – {ind.bb_upper:,.{d}f} · volume ×{ind.volume_ratio:.2f} of 20-bar mean",
+    ]
+    reasoning = [
         f"Reasoning: {signal.reasoning}",
         f"Applied: buy ≥ {fmt.score(p.buy_threshold, k)}, sell ≤ {fmt.score(p.sell_threshold, k)}; weights technical "
         f"{p.technical_weight:g} / sentiment {p.sentiment_weight:g}; MACD scale {p.macd_scale}",
     ]
-    lines.append(sentiment_line(signal))
-    lines.extend(data_lines(signal, tz))
     status = "" if signal.status == "active" else f" · {signal.status}"
     ident = f"Tip #{signal.id}" if signal.id else "Tip"
-    lines.append(f"{ident} · {fmt.local_time(signal.created_at, tz)}{status}")
-    lines.append(DISCLAIMER)
-    return "\n".join(lines)
+    footer = [f"{ident} · {fmt.local_time(signal.created_at, tz)}{status}", DISCLAIMER]
+    sections = [("Levels", levels), ("Scores", scores), ("Indicators", indicators), ("Reasoning", reasoning),
+                ("Sentiment", [sentiment_line(signal)]), ("Data", data_lines(signal, tz))]
+    return sections, footer
 
 
 def sentiment_line(signal: Signal) -> str:

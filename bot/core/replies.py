@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -10,11 +12,20 @@ class Button(BaseModel):
     data: str  # signed callback data (see bot.core.callbacks); short enough for Telegram's 64 bytes
 
 
+class Section(BaseModel):
+    """A named part of a reply's text (an embed field on Discord)."""
+
+    name: str
+    value: str
+
+
 class Reply(BaseModel):
     """A message to show. `title` is rendered bold; `text` is plain text that adapters escape.
 
     `edit=True` on an answer to a button press replaces the message that carried the button;
     `notice` is the short toast shown for a button press (Telegram's answerCallbackQuery).
+    `sections`, when given, are `text` in named parts (Telegram and the console show `text`; Discord shows
+    them as its embed's fields), and `footer` the text's last lines. `tone` colours it where a platform can.
     """
 
     text: str = ""
@@ -23,6 +34,18 @@ class Reply(BaseModel):
     edit: bool = False
     notice: str | None = None
     monospace: bool = False
+    tone: Literal["buy", "sell", "hold", "info", "warning"] | None = None
+    sections: list[Section] = Field(default_factory=list)
+    footer: str | None = None
+
+    @classmethod
+    def sectioned(cls, title: str, sections: list[tuple[str, list[str]]], footer: list[str], **extra: object
+                  ) -> Reply:
+        """A reply whose text is its sections' lines then the footer's, each section also a named field."""
+        lines = [line for _, part in sections for line in part] + footer
+        named = [Section(name=name, value="\n".join(part)) for name, part in sections if part]
+        return cls(title=title, text="\n".join(lines), sections=named, footer="\n".join(footer) or None,
+                   **extra)  # type: ignore[arg-type]
 
     def plain(self) -> str:
         """Title and text as plain text, e.g. for the console or logs."""

@@ -231,7 +231,8 @@ class Signature:
                     options = ", ".join(f"{a.name}=" for a in self.args if a.keyed)
                     raise UserError(f"Unknown option {shorten(key)!r}; options are {options}.")
                 if not raw:
-                    raise UserError(f"{shorten(token)!r} needs the form key=value ({arg.name}={arg.example or arg.label}).")
+                    shape = f"{arg.name}={arg.example or arg.label}"
+                    raise UserError(f"{shorten(token)!r} needs the form key=value ({shape}).")
                 if arg.name in seen:
                     raise UserError(f"{arg.name} is given twice.")
                 seen.add(arg.name)

@@ -30,8 +30,9 @@ def card_buttons(core: Core, signal: Signal, viewer: User | None = None) -> list
 
 
 def card_reply(core: Core, signal: Signal, user: User, *, edit: bool = False) -> Reply:
-    return Reply(title=cards.tip_title(signal), text=cards.tip_card(signal, core.user_tz(user)),
-                 buttons=card_buttons(core, signal, user), edit=edit)
+    sections, footer = cards.tip_sections(signal, core.user_tz(user))
+    return Reply.sectioned(cards.tip_title(signal), sections, footer, buttons=card_buttons(core, signal, user),
+                           edit=edit, tone=cards.TONES[signal.recommendation])
 
 
 def tip_replies(core: Core, outcome: TipOutcome, user: User, *, edit: bool = False) -> list[Reply]:
