@@ -55,9 +55,21 @@ class DiscordChannels(_Section):
     summary: int | None = None
 
 
+DISCORD_API = "https://discord.com/api/v10"
+
+
 class DiscordSettings(_Section):
     token: str | None = None
     channels: DiscordChannels = DiscordChannels()
+    # The REST base handed to discord.py; any other value also takes the gateway URL from its /gateway/bot.
+    api_base: str = DISCORD_API
+
+    @field_validator("api_base")
+    @classmethod
+    def _api_base(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("discord.api_base must be an http(s) URL like https://discord.com/api/v10")
+        return value.rstrip("/")
 
 
 class StorageSettings(_Section):

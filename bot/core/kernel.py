@@ -74,7 +74,11 @@ class Core:
         self.stats_sections: list[Callable[[], Awaitable[list[str]]]] = []
         self.health_sections: list[Callable[[], Awaitable[list[str]]]] = []
         self._chat_admin_cache: dict[tuple[str, str], tuple[float, bool]] = {}
-        self.source_alerts = SourceAlerts(self.services.storage.user_admin, self.notify_user)
+        self.source_alerts = SourceAlerts(self.notify_admins)
+        # Channels configured to get copies of alerts (bot.discord.channels): kind → (platform, chat id)s.
+        self.mirrors: dict[str, list[tuple[str, str]]] = {}
+        self.admin_channels: list[tuple[str, str]] = []
+        self.summary_channels: list[tuple[str, str]] = []  # get the daily summary of every chat
 
     @property
     def settings(self) -> Settings:
@@ -108,10 +112,24 @@ class Core:
 
     async def notify_chat(self, platform: str, chat_id: str, reply: Reply, kind: str,
                           dedupe_key: str | None = None) -> None:
+        """Queue an alert to a chat; a channel that mirrors alerts of this kind (discord.channels.signals for
+        scan tips) gets its own copy, once."""
         if self.outbox is None:
             log.warning("no outbox wired; %s alert to %s:%s not queued", kind, platform, chat_id)
             return
-        await self.outbox.enqueue(platform, chat_id, reply, kind, dedupe_key)
+        alert_id = await self.outbox.enqueue(platform, chat_id, reply, kind, dedupe_key)
+        for mirror in self.mirrors.get(kind, ()):
+            if mirror != (platform, chat_id):
+                key = f"mirror:{mirror[0]}:{mirror[1]}:{dedupe_key or alert_id}"
+                await self.outbox.enqueue(mirror[0], mirror[1], reply, kind, key)
+
+    async def notify_admins(self, reply: Reply, kind: str) -> None:
+        """Every admin in their private chat, and each admin channel (discord.channels.admin) once."""
+        for admin in await self.storage.user_admin.admins():
+            await self.notify_user(admin, reply, kind)
+        if self.outbox is not None:
+            for platform, chat_id in self.admin_channels:
+                await self.outbox.enqueue(platform, chat_id, reply, kind)
 
     async def is_chat_admin(self, ctx: ChatContext) -> bool:
         """Private chats are their user's own; in groups ask the platform (cached for at most a minute)."""

@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
 
 # Handler modules register their commands, buttons and flows on import.
 import bot.core.handlers  # noqa: F401
 from bot.core.access import access_message
-from bot.core.args import shorten
+from bot.core.args import ascii_int, shorten
 from bot.core.callbacks import CallbackCodec, InvalidCallback
 from bot.core.context import ChatContext
 from bot.core.errors import Refused, UserError
@@ -32,6 +32,9 @@ from storage.models import User
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_LEN = 1000  # longer commands are refused before parsing
+# Button actions whose first argument is a tip id: any of them on a message names the tip it shows.
+TIP_ACTIONS = frozenset({"rf", "hi", "dm", "op", "wa", "nw"})
+REACTION_ACTIONS = {"approve": "op", "dismiss": "dm"}  # what a reaction does: the card's own buttons
 _COMMAND_RE = re.compile(r"(\S+)\s*(.*)", re.DOTALL)  # the command word, then the rest exactly as typed
 
 __all__ = ["MAX_MESSAGE_LEN", "Services", "TipsterCore"]
@@ -117,6 +120,38 @@ class TipsterCore(Core):
         except Exception:
             log.exception("command /%s failed", name)
             return [self._internal_error(f"/{name}")]
+
+    async def handle_reaction(self, ctx: ChatContext, button_data: Sequence[str],
+                              reaction: Literal["approve", "dismiss"]) -> list[Reply]:
+        """A reaction on a tip card (Discord's ✅ approves: the open-position flow; ❌ dismisses the tip).
+
+        The tip is read from the message's own signed buttons, so nothing is stored per message and a card sent
+        before a restart works the same. Only the tip's owner acts; anyone else's reaction does nothing but an
+        audit entry, and a message that is not a tip card means nothing."""
+        signal_id = None
+        for data in button_data:
+            try:
+                action, args = self.codec.decode(data)
+            except InvalidCallback:
+                continue
+            if action in TIP_ACTIONS and args and (found := ascii_int(args[0], 1)) is not None:
+                signal_id = found
+                break
+        if signal_id is None:
+            return []
+        try:
+            user = await self.ensure_user(ctx)
+            signal = await self.storage.signals.get(signal_id)
+        except Exception:
+            log.exception("reaction on tip #%s failed", signal_id)
+            return []
+        if signal is None:
+            return []
+        if signal.user_id != user.id:
+            await self.audit(user, f"reaction {reaction}", f"tip #{signal_id}", "refused",
+                             reason="not the tip's owner")
+            return []
+        return await self.handle_button(ctx, self.codec.encode(REACTION_ACTIONS[reaction], signal_id))
 
     async def handle_button(self, ctx: ChatContext, data: str | None) -> list[Reply]:
         try:

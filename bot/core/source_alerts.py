@@ -11,17 +11,13 @@ from collections.abc import Awaitable, Callable
 
 from bot.core.replies import Reply
 from engine.market.base import MarketUnavailable
-from storage.admin import UserAdminRepository
-from storage.models import User
 
 log = logging.getLogger(__name__)
 
 
 class SourceAlerts:
-    def __init__(self, user_admin: UserAdminRepository,
-                 notify_user: Callable[[User, Reply, str], Awaitable[None]]) -> None:
-        self.user_admin = user_admin
-        self.notify_user = notify_user
+    def __init__(self, notify_admins: Callable[[Reply, str], Awaitable[None]]) -> None:
+        self.notify_admins = notify_admins
         self._alerted: set[str] = set()
 
     async def failed(self, exc: BaseException) -> None:
@@ -34,6 +30,5 @@ class SourceAlerts:
         log.error("data source %s refused our credentials: %s", key, exc)
         reply = Reply(title="⚠️ Data source refused our credentials",
                       text=f"{exc}\nTips on its symbols fail until the keys are fixed and the bot is restarted.")
-        for admin in await self.user_admin.admins():
-            await self.notify_user(admin, reply, "admin_alert")
+        await self.notify_admins(reply, "admin_alert")
 

@@ -35,5 +35,4 @@ async def register_user(core: Core, ctx: ChatContext) -> User:
 
 async def alert_admins_of_pending(core: Core, user: User) -> None:
     """Approval mode: every admin gets the new user with approval buttons (through the outbox)."""
-    for admin in await core.storage.user_admin.admins():
-        await core.notify_user(admin, approval_request(core, user), "approval_request")
+    await core.notify_admins(approval_request(core, user), "approval_request")

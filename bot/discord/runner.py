@@ -1,0 +1,132 @@
+"""Build and run the discord.py client around the core: slash commands, buttons, reactions, the outbox.
+
+`discord.api_base` is the REST base discord.py talks to; when it is not Discord's own, the gateway URL is
+asked from `{api_base}/gateway/bot` too (a plain discord.py Client never asks; it dials Discord's gateway),
+so the bot can be pointed at a proxy or a local test server, as `telegram.base_url` does for Telegram.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from bot.core.registry import registry
+from bot.core.service import TipsterCore
+from bot.discord.buttons import CoreButton
+from bot.discord.channels import apply_channels
+from bot.discord.chat_admin import chat_admin_check
+from bot.discord.commands import build_tree
+from bot.discord.interactions import on_message, on_press, on_reaction, on_slash
+from bot.discord.outbox_sender import discord_outbox_running
+from bot.settings import DISCORD_API
+
+log = logging.getLogger(__name__)
+
+
+class DiscordUnavailable(Exception):
+    """The bot cannot start on Discord (token refused, API unreachable); one line, never the token."""
+
+
+class TipsterDiscord(discord.Client):
+    def __init__(self, core: TipsterCore, *, guild_ready_timeout: float = 2.0, **options: Any) -> None:
+        intents = discord.Intents.default()  # guilds, DMs and reactions; no privileged intent is needed
+        super().__init__(intents=intents, chunk_guilds_at_startup=False, **options)
+        # Seconds discord.py waits after the last GUILD_CREATE before it calls the bot ready.
+        self._connection.guild_ready_timeout = guild_ready_timeout
+        self.core = core
+        self.api_base = core.settings.discord.api_base
+        self.tree = app_commands.CommandTree(self)
+        self.synced: list[app_commands.AppCommand] = []
+        build_tree(self.tree, registry, self._invoke, core.services.market.symbols)
+
+    async def setup_hook(self) -> None:
+        if self.api_base != DISCORD_API:
+            data = await self.http.request(Route("GET", "/gateway/bot"))
+            DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(data["url"])
+        self.add_dynamic_items(CoreButton)
+        self.synced = await self.tree.sync()
+        log.info("discord: %d slash commands synced", len(self.synced))
+
+    async def _invoke(self, interaction: discord.Interaction, name: str, options: dict[str, str]) -> None:
+        await on_slash(self.core, interaction, name, options)
+
+    async def on_core_press(self, interaction: discord.Interaction, data: str) -> None:
+        await on_press(self.core, interaction, data)
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        try:
+            await on_reaction(self.core, self, payload)
+        except discord.HTTPException as exc:
+            log.warning("reaction on message %s not handled: %s", payload.message_id, exc)
+
+    async def on_message(self, message: discord.Message) -> None:
+        await on_message(self.core, self, message)
+
+    async def on_ready(self) -> None:
+        log.info("discord bot %s is running in %d guild(s)", self.user, len(self.guilds))
+
+
+async def is_discord_user(core: TipsterCore, chat_id: str) -> bool:
+    return await core.storage.users.by_identity(f"discord:{chat_id}") is not None
+
+
+@contextlib.asynccontextmanager
+async def discord_running(core: TipsterCore, **options: Any) -> AsyncIterator[TipsterDiscord]:
+    """The bot connected to Discord until the block ends; its alerts drain while it runs."""
+    settings = core.settings.discord
+    if not settings.token:
+        raise ValueError("discord.token is not set")
+    Route.BASE = settings.api_base  # every REST call, interaction callbacks and webhook follow-ups included
+    client = TipsterDiscord(core, **options)
+    core.chat_admin_checks["discord"] = chat_admin_check(client)
+    await apply_channels(core, settings.channels)
+    runner = asyncio.create_task(client.start(settings.token), name="discord")
+    ready = asyncio.create_task(client.wait_until_ready())
+    try:
+        done, _ = await asyncio.wait({runner, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if runner in done:
+            _raise_start_failure(runner, settings.api_base)
+        async with discord_outbox_running(client, core.services.outbox, core.settings.alerts.max_in_flight,
+                                          lambda chat_id: is_discord_user(core, chat_id)):
+            yield client
+    finally:
+        ready.cancel()
+        await client.close()
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await runner
+
+
+def _raise_start_failure(runner: asyncio.Task[None], api_base: str) -> None:
+    exc = runner.exception()
+    if isinstance(exc, discord.LoginFailure):
+        raise DiscordUnavailable(f"Discord at {api_base} rejected the bot token (discord.token or "
+                                 "TIPSTER_DISCORD__TOKEN); copy it again from the developer portal") from None
+    if isinstance(exc, discord.PrivilegedIntentsRequired):
+        raise DiscordUnavailable("Discord refused an intent the bot asked for; see README (Discord)") from None
+    if isinstance(exc, (discord.HTTPException, discord.GatewayNotFound, OSError)):
+        raise DiscordUnavailable(f"cannot reach Discord at {api_base} ({type(exc).__name__}); check "
+                                 "discord.api_base and the network") from None
+    if exc is not None:
+        raise exc
+    raise DiscordUnavailable("the Discord client stopped before it was ready")
+
+
+async def run_discord(core: TipsterCore, stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    async with discord_running(core):
+        await stop.wait()

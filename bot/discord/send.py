@@ -1,0 +1,79 @@
+"""Sending replies on Discord: as an interaction's follow-ups, as the edit of a pressed button's message, or
+into a channel. Mentions in anything the bot sends never ping (a broadcast cannot @everyone)."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+from bot.core.replies import Reply
+from bot.discord.buttons import view_of
+from bot.discord.render import render
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def visible(replies: list[Reply]) -> list[Reply]:
+    return [r for r in replies if r.text or r.title or r.sections]
+
+
+async def follow_up(interaction: discord.Interaction, replies: list[Reply], *, ephemeral: bool) -> None:
+    """Answer a deferred interaction: every reply's parts as follow-ups (the first fills the "thinking" one)."""
+    shown = visible(replies)
+    if not shown:
+        notice = next((r.notice for r in replies if r.notice), None) or "Done."
+        await interaction.followup.send(embed=render(Reply(text=notice))[0].embed, ephemeral=ephemeral,
+                                        allowed_mentions=NO_MENTIONS)
+        return
+    for reply in shown:
+        for part in render(reply):
+            view = view_of(part.buttons)
+            if view is not None:
+                await interaction.followup.send(embed=part.embed, view=view, ephemeral=ephemeral,
+                                                allowed_mentions=NO_MENTIONS)
+            else:
+                await interaction.followup.send(embed=part.embed, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
+
+
+async def answer_press(interaction: discord.Interaction, replies: list[Reply]) -> None:
+    """Answer a deferred button press: `edit` replies replace the pressed message, the rest follow it; a press
+    answered only by a notice (Telegram's toast) gets it as a message only the presser sees."""
+    shown = visible(replies)
+    if not shown:
+        notice = next((r.notice for r in replies if r.notice), None)
+        if notice:
+            await interaction.followup.send(embed=render(Reply(text=notice))[0].embed, ephemeral=True,
+                                            allowed_mentions=NO_MENTIONS)
+        return
+    ephemeral = bool(interaction.message is not None and interaction.message.flags.ephemeral)
+    for reply in shown:
+        parts = render(reply)
+        if reply.edit and len(parts) == 1:
+            view = view_of(parts[0].buttons)
+            try:
+                await interaction.edit_original_response(embed=parts[0].embed, view=view,
+                                                         allowed_mentions=NO_MENTIONS)
+                continue
+            except discord.HTTPException as exc:
+                log.info("edit failed (%s); sending a new message instead", exc)
+        await follow_up(interaction, [reply], ephemeral=ephemeral)
+
+
+async def send_to(channel: discord.abc.Messageable, replies: list[Reply],
+                  reference: discord.Message | None = None) -> list[discord.Message]:
+    """Post replies in a channel or DM (reactions, alerts); returns the messages sent."""
+    sent: list[discord.Message] = []
+    for reply in visible(replies):
+        for part in render(reply):
+            view = view_of(part.buttons)
+            kwargs: dict[str, object] = {"embed": part.embed, "allowed_mentions": NO_MENTIONS}
+            if view is not None:
+                kwargs["view"] = view
+            if reference is not None:
+                kwargs["reference"] = reference
+                kwargs["mention_author"] = False
+            sent.append(await channel.send(**kwargs))  # type: ignore[arg-type]
+    return sent
