@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from decimal import Decimal
 
 from bot.core.handlers import positions as position_handlers
@@ -168,6 +169,37 @@ async def close_quietly(*parts: object) -> None:
             await close()
         except Exception:
             log.warning("closing %s failed", type(part).__name__, exc_info=True)
+
+
+@asynccontextmanager
+async def chats_running(core: TipsterCore) -> AsyncIterator[list[str]]:
+    """Telegram and/or Discord by which tokens are set, in this process, sharing the core, its storage, its
+    scheduler and its outbox (each platform drains its own alerts). Yields the platforms started."""
+    started: list[str] = []
+    async with AsyncExitStack() as stack:
+        if core.settings.telegram.token:
+            from bot.telegram.runner import telegram_running
+
+            await stack.enter_async_context(telegram_running(core))
+            started.append("telegram")
+        if core.settings.discord.token:
+            from bot.discord.runner import discord_running
+
+            await stack.enter_async_context(discord_running(core))
+            started.append("discord")
+        if not started:
+            raise ValueError("no chat platform has a token (telegram.token, discord.token)")
+        yield started
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM, so a stop runs every shutdown in order."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
 
 
 @asynccontextmanager

@@ -1,4 +1,5 @@
-"""`tipster demo` (console chat), `tipster run` (Telegram) and `tipster download-model` (FinBERT weights)."""
+"""`tipster demo` (console chat), `tipster run` (Telegram and/or Discord, by which tokens are set) and
+`tipster download-model` (FinBERT weights)."""
 
 from __future__ import annotations
 
@@ -30,10 +31,11 @@ def _load(args: argparse.Namespace) -> Settings:
 
 def _startup_failures() -> tuple[type[BaseException], ...]:
     """What stops the bot for a reason an operator can fix; each says so in one line (no traceback)."""
+    from bot.discord.runner import DiscordUnavailable
     from bot.telegram.runner import TelegramUnavailable
     from storage.db import DatabaseUnavailable
 
-    return TelegramUnavailable, DatabaseUnavailable, ConfigError
+    return TelegramUnavailable, DiscordUnavailable, DatabaseUnavailable, ConfigError
 
 
 def _serve(command: str, settings: Settings, secrets: list[str]) -> int:
@@ -65,11 +67,11 @@ async def _demo(settings: Settings) -> None:
 
 
 async def _run(settings: Settings) -> None:
-    from bot.app import jobs_running, open_core
-    from bot.telegram.runner import run_telegram
+    from bot.app import chats_running, jobs_running, open_core, stop_on_signals
 
-    async with open_core(settings) as core, jobs_running(core):
-        await run_telegram(core)
+    stop = stop_on_signals()
+    async with open_core(settings) as core, jobs_running(core), chats_running(core):
+        await stop.wait()
 
 
 def _download_model(path: str) -> int:
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="console chat on bundled real data (no tokens, no network)")
     demo.add_argument("--db", help="SQLite file (default: storage.sqlite_path)")
     demo.add_argument("--log", default="data/tipster-demo.log", help="log file for the console chat")
-    run = sub.add_parser("run", help="run the Telegram bot (needs telegram.token)")
+    run = sub.add_parser("run", help="run the bot on Telegram and/or Discord (needs telegram.token or discord.token)")
     run.add_argument("--db", help="SQLite file (default: storage.sqlite_path)")
     download = sub.add_parser("download-model", help="fetch ProsusAI/finbert into sentiment.finbert_path "
                                                      "(needs internet)")
@@ -126,9 +128,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"tipster: cannot write the log file {args.log}: {exc.strerror or exc}", file=sys.stderr)
             return 1
     else:
-        if not settings.telegram.token:
-            print("tipster: no Telegram token configured. Set TIPSTER_TELEGRAM__TOKEN or telegram.token "
-                  "in config.yaml (or try `tipster demo`).", file=sys.stderr)
+        if not settings.telegram.token and not settings.discord.token:
+            print("tipster: no chat token configured. Set TIPSTER_TELEGRAM__TOKEN (telegram.token) and/or "
+                  "TIPSTER_DISCORD__TOKEN (discord.token), or try `tipster demo`.", file=sys.stderr)
             return 2
         setup_logging(logging.INFO, secrets)
     return _serve(args.command, settings, secrets)

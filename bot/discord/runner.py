@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -120,13 +119,3 @@ def _raise_start_failure(runner: asyncio.Task[None], api_base: str) -> None:
     if exc is not None:
         raise exc
     raise DiscordUnavailable("the Discord client stopped before it was ready")
-
-
-async def run_discord(core: TipsterCore, stop: asyncio.Event | None = None) -> None:
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    async with discord_running(core):
-        await stop.wait()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import AsyncIterator
 
 from telegram import BotCommand, Update
@@ -111,13 +109,3 @@ async def telegram_running(core: TipsterCore) -> AsyncIterator[Application]:
             await app.stop()
     finally:
         await app.shutdown()
-
-
-async def run_telegram(core: TipsterCore, stop: asyncio.Event | None = None) -> None:
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    async with telegram_running(core):
-        await stop.wait()
