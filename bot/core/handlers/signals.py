@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot.core.args import ascii_int, parse_symbol, parse_timeframe, split_key_values
 from bot.core.errors import UserError
 from bot.core.flows import already_done
@@ -12,6 +10,7 @@ from bot.core.registry import Press, Request, registry
 from bot.core.replies import Reply
 from bot.core.signature import Arg, Kind
 from bot.core.usecases.markets import default_timeframe, market_timeframes
+from bot.core.usecases.params import OVERRIDE_ARGS, overrides_of
 from bot.core.usecases.tips import (
     checked_params,
     dismiss_tip,
@@ -32,31 +31,6 @@ from bot.core.views.tips import (
 )
 from engine.market.resample import TIMEFRAMES
 from storage.models import Flow
-
-# The per-request overrides of SPEC §2 step 5, shared by /signal and (later) anything that makes a tip.
-OVERRIDE_ARGS = (
-    Arg("buy", Kind.NUMBER, "BUY when the fused score reaches this (-1 to 1)", keyed=True, low=-1, high=1,
-        aliases=("buy_threshold",), example="0.3"),
-    Arg("sell", Kind.NUMBER, "SELL when the fused score falls to this (-1 to 1)", keyed=True, low=-1, high=1,
-        aliases=("sell_threshold",), example="-0.3"),
-    Arg("tw", Kind.NUMBER, "weight of the technical score (0 to 1; sw becomes 1 − it)", keyed=True, low=0, high=1,
-        aliases=("technical_weight",), example="0.6"),
-    Arg("sw", Kind.NUMBER, "weight of the sentiment score (0 to 1; tw becomes 1 − it)", keyed=True, low=0, high=1,
-        aliases=("sentiment_weight",), example="0.4"),
-)
-_OVERRIDE_FIELDS = {"buy": "buy_threshold", "sell": "sell_threshold", "tw": "technical_weight",
-                    "sw": "sentiment_weight"}
-
-
-def overrides_of(values: dict[str, Any]) -> dict[str, float]:
-    """The overrides given, by their parameter names; one weight alone sets the other to 1 − it."""
-    out = {field: float(values[key]) for key, field in _OVERRIDE_FIELDS.items() if values.get(key) is not None}
-    tw, sw = out.get("technical_weight"), out.get("sentiment_weight")
-    if tw is not None and sw is None:
-        out["sentiment_weight"] = round(1.0 - tw, 10)
-    elif sw is not None and tw is None:
-        out["technical_weight"] = round(1.0 - sw, 10)
-    return out
 
 
 @registry.command("signal", "a tip for a market (no symbol: pick one)", expensive=True, args=(
