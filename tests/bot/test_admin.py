@@ -135,7 +135,8 @@ async def test_grant_and_last_admin_rules(acore: TipsterCore):
     # console:100 is the only admin left, and configured: it cannot be demoted from chat.
     out = texts(await acore.handle_text(ADMIN_CTX, "/grant console:100 trader"))
     assert "by configuration" in out
-    assert "Unknown role" in texts(await acore.handle_text(ADMIN_CTX, "/grant 1 overlord"))
+    assert "role must be one of admin, trader, viewer, not 'overlord'" in texts(
+        await acore.handle_text(ADMIN_CTX, "/grant 1 overlord"))
     assert "No user console:555" in texts(await acore.handle_text(ADMIN_CTX, "/grant 555 viewer"))
     assert "not a user id" in texts(await acore.handle_text(ADMIN_CTX, "/grant ';DROP-TABLE viewer"))
     assert "cannot deactivate yourself" in texts(await acore.handle_text(ADMIN_CTX, "/deactivate console:100"))
@@ -178,15 +179,16 @@ async def test_bad_admin_arguments(acore: TipsterCore):
         "/grant": "Usage: /grant",
         "/user": "Usage: /user",
         "/deluser console:1 everything": "with-signals",
-        "/users role=king": "Unknown role",
-        "/users state=sleepy": "Unknown state",
-        "/users colour=red": "Unknown filter",
+        "/users role=king": "role must be one of admin, trader, viewer, pending, not 'king'",
+        "/users state=sleepy": "state must be one of active, disabled, expired, pending, not 'sleepy'",
+        "/users colour=red": "Unknown option 'colour'; options are role=, state=.",
         "/allsignals symbol=???": "not a market symbol",
-        "/broadcast": "Write the message",
+        "/broadcast": "Give TEXT: the message to every active user.",
         "/broadcast " + "x" * 950: "at most 900",
         "/reply": "Usage: /reply",
         "/reply abc hi": "not a message id",
-        "/activity a b c": "at most one user",
+        "/activity a b c": "Give a page number",
+        "/activity a 2 3": "Too many arguments ('3'); this command takes at most 2",
     }
     for command, expected in cases.items():
         out = texts(await acore.handle_text(ADMIN_CTX, command))
@@ -251,3 +253,27 @@ async def test_stats_health_and_activity(acore: TipsterCore):
     assert "schema v" in health and "Sentiment model: offline" in health and "Uptime" in health
     activity = texts(await acore.handle_text(ADMIN_CTX, "/activity console:1"))
     assert "grant → console:1 · ok" in activity
+
+
+async def test_admin_commands_take_named_options(acore: TipsterCore):
+    """Discord's slash options reach the same declarations: each option's text is parsed as if typed."""
+    await make_user(acore, 1, "trader")
+    await make_user(acore, 2, "trader")
+    out = texts(await acore.handle_command(ADMIN_CTX, "grant", {"user": "console:1", "role": "viewer"}))
+    assert "console:1 is now viewer." in out
+    out = texts(await acore.handle_command(ADMIN_CTX, "activate", {"user": "1", "days": "forever"}))
+    assert "console:1 is viewer with no expiry." in out
+    listing = texts(await acore.handle_command(ADMIN_CTX, "users", {"role": "viewer"}))
+    assert "Users (1) · role=viewer" in listing and "console:1" in listing and "console:2" not in listing
+    ask = (await acore.handle_command(ADMIN_CTX, "broadcast", {"text": "Maintenance\nat 22:00 UTC"}))[0]
+    assert ask.title == "Send this broadcast?" and ask.text.endswith("\n\nMaintenance\nat 22:00 UTC")
+    await acore.handle_text(user_ctx(2), "/signal BTC/USDT 1h")
+    confirm = (await acore.handle_command(ADMIN_CTX, "deluser", {"user": "console:2", "signals": "with-signals"}))[0]
+    assert "and their 1 tip(s)" in confirm.text
+    assert "with 1 tip(s)" in texts(await acore.handle_button(ADMIN_CTX, button_data(confirm, "Delete")))
+    assert await acore.storage.db.scalar("SELECT COUNT(*) FROM signals") == 0
+
+
+def test_admin_answers_and_account_commands_are_private():
+    private = {name for name, c in registry.commands.items() if c.private}
+    assert {"users", "user", "allsignals", "activity", "inbox", "stats", "health", "contact", "forgetme"} <= private
