@@ -13,12 +13,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-if TYPE_CHECKING:
-    from bot.core.kernel import Core
+from bot.core.jobs.monitor import SignalMonitor
+from bot.core.jobs.positions import PositionMonitor
+from bot.core.jobs.scan import WatchlistScanner
+from bot.core.jobs.summary import DailySummary
+from bot.core.kernel import Core
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +123,6 @@ class JobScheduler:
 
 def build_scheduler(core: Core) -> JobScheduler:
     """The application's jobs, with intervals from config (SPEC §11)."""
-    from bot.core.jobs.monitor import SignalMonitor
-    from bot.core.jobs.scan import WatchlistScanner
-    from bot.core.jobs.summary import DailySummary
-
     scheduler = JobScheduler(core)
     monitor = SignalMonitor(core)
     settings = lambda: core.settings  # noqa: E731 - read at call time: /reload swaps the settings
@@ -131,8 +130,6 @@ def build_scheduler(core: Core) -> JobScheduler:
     scheduler.add("scan", WatchlistScanner(core).run, lambda: settings().monitor.scan_interval)
     scheduler.add("summary", DailySummary(core).run, lambda: 60)
     if core.trading is not None:
-        from bot.core.jobs.positions import PositionMonitor
-
         scheduler.add("positions", PositionMonitor(core, core.trading).run,
                       lambda: settings().monitor.positions_interval)
     core.scheduler = scheduler

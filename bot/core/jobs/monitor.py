@@ -15,13 +15,11 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.core import cards
-from bot.core.replies import Reply
-from bot.core.views.tips import card_buttons
+from bot.core.kernel import Core
+from bot.core.views.alerts import market_change_line, status_change_card
 from engine.market import timeframe_seconds
 from engine.market.symbols import asset_class
 from engine.models import Candles, IndicatorSnapshot, Recommendation, SentimentReading, Signal
@@ -30,9 +28,6 @@ from engine.signals import MIN_BARS, snapshot
 from storage.alerts import AlertSpec
 from storage.models import User
 from storage.monitoring import ActiveTips, CheckedGroup, MonitoredTip, MonitorRepository, TipGroup, TipIdentity
-
-if TYPE_CHECKING:
-    from bot.core.kernel import Core
 
 log = logging.getLogger(__name__)
 GROUP_CONCURRENCY = 8  # market and sentiment requests in flight at once
@@ -263,29 +258,21 @@ class SignalMonitor:
     def _alerts(self, old: MonitoredTip, new: Signal, subscribers: list[tuple[str, str]],
                       cycle: datetime) -> list[AlertSpec]:
         """The owner gets the updated card; each subscribed chat one market-level line per transition."""
-
         owner_chat = (old.platform, old.chat_id)
-        change = f"{old.recommendation.value} → {new.recommendation.value}"
         shown = new.model_copy(update={"id": old.id, "created_at": old.created_at})
-        owner = self._owners.get(old.user_id)
-        tz = self.core.user_tz(owner) if owner else "UTC"
-        reply = Reply(title=f"🔁 Tip #{old.id} changed: {change} · {new.symbol} {new.timeframe}",
-                      text=cards.tip_card(shown, tz), buttons=card_buttons(self.core, shown, owner))
-        out: list[AlertSpec] = [(owner_chat[0], owner_chat[1], "status_change", reply.model_dump(mode="json"), None)]
+        card = status_change_card(self.core, shown, old.recommendation, self._owners.get(old.user_id))
+        out: list[AlertSpec] = [(owner_chat[0], owner_chat[1], "status_change", card.model_dump(mode="json"), None)]
+        others = [chat for chat in subscribers if chat != owner_chat]
+        if not others:
+            return out
+        line = market_change_line(new, old.recommendation).model_dump(mode="json")  # the same for every chat
+        # The key names the transition itself, not the view's wording of it: rewording an alert must not change
+        # which alerts the outbox counts as the same one.
+        change = f"{old.recommendation.value} → {new.recommendation.value}"
         stamp = int(cycle.timestamp())
-        p = new.params
-        fused = cards.fmt.score(new.fused_score, cards.fmt.decisive_decimals(new.fused_score, p.buy_threshold,
-                                                                             p.sell_threshold))
-        for platform, chat_id in subscribers:
-            if owner_chat == (platform, chat_id):
-                continue
-            reply = Reply(title=f"🔁 {new.symbol} {new.timeframe}: {change}",
-                          text=f"A monitored tip turned {new.recommendation.value} · fused {fused} · "
-                               f"price {cards.fmt.price(new.price, new.price_decimals)}"
-                               f"{' · DEMO' if new.demo else ''}\n"
-                               f"/signal {new.symbol} {new.timeframe} for a fresh tip.")
+        for platform, chat_id in others:
             dedupe = f"status:{stamp}:{platform}:{chat_id}:{new.symbol}:{new.timeframe}:{change}"
-            out.append((platform, chat_id, "status_change", reply.model_dump(mode="json"), dedupe))
+            out.append((platform, chat_id, "status_change", line, dedupe))
         return out
 
 

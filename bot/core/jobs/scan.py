@@ -15,24 +15,17 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from bot.core import cards
 from bot.core.access import access_message
-from bot.core.replies import Reply
+from bot.core.kernel import Core
 from bot.core.usecases.chats import chat_timezone
-from bot.core.views.tips import card_buttons
+from bot.core.views.alerts import scan_card
 from engine.models import Recommendation, Signal
 from engine.signals import generate_signal
 from storage.follows import WatchEntry
-from storage.models import User
-
-if TYPE_CHECKING:
-    from bot.core.kernel import Core
 
 log = logging.getLogger(__name__)
 GROUP_CONCURRENCY = 8  # markets computed at once; the replay and live sources both like a bounded burst
-TITLE_PREFIX = "👁 Watchlist: "
 
 
 @dataclass
@@ -117,13 +110,8 @@ class WatchlistScanner:
         if owner is None or access_message(owner, self.core.now()) is not None:
             return 0  # a disabled or expired user's watch stays, silent, until they are back
         stored = await services.storage.signals.create(signal, owner.id, watch.platform, watch.chat_id)
-        await self.core.notify_chat(watch.platform, watch.chat_id, await self._card(stored, watch, owner), "scan",
+        tz = await chat_timezone(self.core, watch.platform, watch.chat_id)
+        await self.core.notify_chat(watch.platform, watch.chat_id, scan_card(self.core, stored, tz, owner), "scan",
                                     dedupe_key=dedupe)
         await services.storage.watches.mark_pushed(watch.id, rec, signal.bar_time)
         return 1
-
-    async def _card(self, signal: Signal, watch: WatchEntry, owner: User | None = None) -> Reply:
-
-        tz = await chat_timezone(self.core, watch.platform, watch.chat_id)
-        return Reply(title=TITLE_PREFIX + cards.tip_title(signal), text=cards.tip_card(signal, tz),
-                     buttons=card_buttons(self.core, signal, owner))

@@ -6,52 +6,27 @@ unless its `summary` chat setting is `off`. The summary is due once the chat's l
 summary time today; the alert's dedupe key names the chat and its local date, so repeated runs, a
 restart, or two processes still queue it exactly once per day.
 
-Positions (a later issue) add trades, win rate and PnL by appending async providers to
-`core.summary_sections`; see `SummarySection`.
+Positions add trades, win rate and PnL by appending async providers to `core.summary_sections`; see
+`SummarySection` (bot.core.usecases.summary, which gathers what a summary says; bot.core.views.alerts
+renders it).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from datetime import time as day_time
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.core import cards
-from bot.core.formatting import local_time
+from bot.core.kernel import Core
 from bot.core.replies import Reply
-from engine.models import Recommendation
-from storage.follows import ALL
+from bot.core.usecases.summary import WINDOW, SummaryScope, SummarySection, chat_summary
+from bot.core.views.alerts import daily_summary
 from storage.summary import SummaryCandidate
 
-if TYPE_CHECKING:
-    from bot.core.kernel import Core
-
 log = logging.getLogger(__name__)
-WINDOW = timedelta(hours=24)
-MAX_CHANGE_LINES = 10  # a busy group's summary lists the latest changes, then counts the rest
-
-
-@dataclass(frozen=True)
-class SummaryScope:
-    """What a summary section is asked about: one chat, over [since, until), shown in `tz`."""
-
-    platform: str
-    chat_id: str
-    user_id: int | None  # the user whose private chat this is; None for a group
-    since: datetime
-    until: datetime
-    tz: str
-
-
-# The extension point: `core.summary_sections` is a list of these; each returns lines (empty: nothing to
-# say) that are appended, in order, after the built-in sections. A failing section is logged and skipped.
-SummarySection = Callable[["Core", SummaryScope], Awaitable[list[str]]]
+__all__ = ["DailySummary", "SummaryScope", "SummarySection"]  # the scope and section type live in the use case
 
 
 class DailySummary:
@@ -61,7 +36,7 @@ class DailySummary:
     @property
     def sections(self) -> list[SummarySection]:
         # Read on every run, so capabilities registered after start-up are included.
-        return list(getattr(self.core, "summary_sections", []))
+        return list(self.core.summary_sections)
 
     async def run(self, now: datetime | None = None) -> int:
         """Queue every summary that is due at `now` (default: the core's clock); returns how many."""
@@ -115,48 +90,4 @@ class DailySummary:
 
     async def compose(self, scope: SummaryScope) -> Reply:
         """The summary of one chat: tips, changes, follows, then every extension section."""
-        lines = await self._tips(scope)
-        lines += await self._changes(scope)
-        lines += await self._follows(scope)
-        for section in self.sections:
-            try:
-                extra = await section(self.core, scope)
-            except Exception:
-                log.exception("summary section %r failed for %s:%s", section, scope.platform, scope.chat_id)
-                continue
-            if extra:
-                lines += ["", *extra]
-        lines += ["", "Change the time or turn this off: /settings summary=HH:MM or summary=off"]
-        day = scope.until.astimezone(ZoneInfo(scope.tz) if scope.tz != "UTC" else UTC).date()
-        return Reply(title=f"📊 Daily summary · {day.isoformat()}", text="\n".join(lines))
-
-    async def _tips(self, scope: SummaryScope) -> list[str]:
-        counts = Counter(await self.core.storage.summaries.tip_counts(scope.platform, scope.chat_id, scope.since,
-                                                                       scope.until))
-        total = sum(counts.values())
-        if not total:
-            return ["No tips in the last 24 h."]
-        parts = [f"{cards.ICONS[rec]} {rec.value} {counts[rec.value]}" for rec in Recommendation if counts[rec.value]]
-        return [f"Tips in the last 24 h: {total} ({' · '.join(parts)})"]
-
-    async def _changes(self, scope: SummaryScope) -> list[str]:
-        rows = await self.core.storage.summaries.status_changes(scope.platform, scope.chat_id, scope.since,
-                                                                  scope.until)
-        if not rows:
-            return []
-        lines = [f"Status changes: {len(rows)}"]
-        for r in rows[:MAX_CHANGE_LINES]:
-            lines.append(f"  #{r.signal_id} {r.symbol} {r.timeframe}: {r.data.get('old', '?')} → "
-                         f"{r.data.get('new', '?')} · {local_time(r.created_at, scope.tz)}")
-        if len(rows) > MAX_CHANGE_LINES:
-            lines.append(f"  … and {len(rows) - MAX_CHANGE_LINES} more")
-        return lines
-
-    async def _follows(self, scope: SummaryScope) -> list[str]:
-        watches = await self.core.storage.watches.for_chat(scope.platform, scope.chat_id)
-        subs = await self.core.storage.subscriptions.for_chat(scope.platform, scope.chat_id)
-        if not watches and not subs:
-            return []
-        subscribed = ", ".join("all symbols" if s == ALL else s for s in subs) or "nothing"
-        return [f"Watching {len(watches)} market{'s' if len(watches) != 1 else ''} (/watchlist) · "
-                f"subscribed to {subscribed} (/subscriptions)"]
+        return daily_summary(await chat_summary(self.core, scope, self.sections))
