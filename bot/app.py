@@ -9,11 +9,14 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from decimal import Decimal
 
-from bot.core.handlers import positions as position_handlers
+from bot.core.jobs.summary import SummaryScope
+from bot.core.kernel import Core
 from bot.core.outbox import AlertOutbox
 from bot.core.scheduler import JobScheduler, build_scheduler
 from bot.core.service import Services, TipsterCore
 from bot.core.trading import Trading
+from bot.core.usecases import positions as position_cases
+from bot.core.views import positions as position_views
 from bot.settings import Settings
 from engine.brokers.base import Broker
 from engine.brokers.paper import PaperBroker
@@ -127,10 +130,8 @@ async def open_core(settings: Settings, *, market: MarketData | None = None) -> 
                             sentiment=build_sentiment(settings, cache))
         core = await TipsterCore.create(services)
         warm_up_model(services.sentiment)
-        core.trading = Trading(core, build_brokers(settings, services.market))
-        core.summary_sections.append(position_handlers.summary_section)
-        core.stats_sections.append(lambda: position_handlers.stats_lines(core))
-        core.health_sections.append(lambda: position_handlers.health_lines(core))
+        core.trading = Trading(core, build_brokers(settings, services.market), position_views.PositionAlertPayloads())
+        add_position_sections(core)
         outbox = AlertOutbox.for_db(storage.db)
         services.outbox = core.outbox = outbox
         core.start_hooks.append(lambda ctx: outbox.unblock_chat(ctx.platform, ctx.chat_id))
@@ -143,6 +144,23 @@ async def open_core(settings: Settings, *, market: MarketData | None = None) -> 
     finally:
         await cache.close()
         await storage.close()
+
+
+def add_position_sections(core: TipsterCore) -> None:
+    """What positions add to the daily summary, /stats and /health: the use case's figures in the view's lines."""
+    async def summary(c: Core, scope: SummaryScope) -> list[str]:
+        return position_views.summary_lines(
+            await position_cases.positions_summary(c, scope.user_id, scope.since, scope.until))
+
+    async def stats() -> list[str]:
+        return position_views.stats_lines(await position_cases.status_counts(core))
+
+    async def health() -> list[str]:
+        return position_views.health_lines(position_cases.brokers(core))
+
+    core.summary_sections.append(summary)
+    core.stats_sections.append(stats)
+    core.health_sections.append(health)
 
 
 def warm_up_model(sentiment: object) -> None:

@@ -72,7 +72,9 @@ class Arg:
     aliases: tuple[str, ...] = ()  # other spellings of a keyed option (buy_threshold for buy)
     metavar: str | None = None  # how usage shows it (SYMBOL, ID, DAYS)
     example: str | None = None  # a keyed option's example value in usage (buy=0.3)
-    parser: Callable[[str], Any] | None = None  # for WORD: returns the value or raises UserError
+    # Returns the value or raises UserError: WORD's check, or a command's own reading of its kind (a MONEY
+    # size typed as "$1,500"); the kind still gives Discord the option's type and range.
+    parser: Callable[[str], Any] | None = None
     default: Any = None
     what: str = ""  # for ID: what the id names, for its error ("tip" → "'x' is not a tip id")
 
@@ -139,6 +141,8 @@ class Arg:
         text = raw.strip()
         if self.words and text.lower() in self.words:
             return text.lower()
+        if self.parser is not None:
+            return self.parser(text)
         kind = self.kind
         name = self.metavar or self.name
         if kind is Kind.SYMBOL:
@@ -171,8 +175,6 @@ class Arg:
             return text
         if kind is Kind.USER:
             return text
-        if self.parser is not None:
-            return self.parser(text)
         return text
 
 

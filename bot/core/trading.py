@@ -1,5 +1,9 @@
 """Opening, closing and reconciling positions (SPEC §4): the use-cases behind the buttons and /open.
 
+They return what happened (`OpenResult`, `CloseResult`), never reply text: bot.core.views.positions renders
+those, and the alerts a fill or an exit queues with its storage writes are rendered by the `PositionAlerts`
+the composition root hands to `Trading`, so the text is the views' while the writes stay atomic here.
+
 The order of writes is what keeps storage and broker in agreement: the position and its order are stored
 as `pending` before the broker is called; the fill is stored with the cash movement and its alert in one
 transaction; a broker timeout leaves the row pending for `reconcile`, which asks the broker what became of
@@ -16,13 +20,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import TYPE_CHECKING
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.core.formatting import money
-from bot.core.replies import Reply
 from engine.brokers.base import (
     Broker,
     BrokerError,
@@ -70,6 +73,61 @@ class Quote:
         return failures(self.checks)
 
 
+class OpenStatus(StrEnum):
+    OPENED = "opened"  # filled: `position` is open, `fill` says at what
+    REFUSED = "refused"  # a risk check refused at the last moment (`refused`): nothing was stored
+    REJECTED = "rejected"  # the broker refused the order (`detail`): the position failed
+    BROKER_ERROR = "broker_error"  # a broker error that is not worth retrying (`detail`): the position failed
+    UNCONFIRMED = "unconfirmed"  # the broker did not answer in time (`detail`): pending, reconciliation settles it
+    ACCEPTED = "accepted"  # the broker accepted the order but has not filled it: pending until it does
+    NOT_FILLED = "not_filled"  # the broker reports the order `detail` (canceled, expired ...): the position failed
+
+
+@dataclass(frozen=True)
+class OpenResult:
+    """What became of an open: a position id once one was stored (every status but REFUSED)."""
+
+    status: OpenStatus
+    position_id: int | None = None
+    position: Position | None = None  # OPENED: the position as its fill left it
+    fill: Fill | None = None  # OPENED
+    refused: list[CheckResult] = field(default_factory=list)  # REFUSED: the checks that refused
+    detail: str = ""
+
+
+class CloseStatus(StrEnum):
+    CLOSED = "closed"  # filled: `fill`, `pnl_abs`, `pnl_pct` and `fees` say how it went
+    NOT_OPEN = "not_open"  # it was not open (closed, or being closed by someone else): nothing was sent
+    REJECTED = "rejected"  # the broker refused the exit (`detail`): it stays open
+    NOT_FILLED = "not_filled"  # the exit order ended `detail` (canceled, expired ...): it stays open
+    UNCONFIRMED = "unconfirmed"  # the broker did not answer in time (`detail`): closing, reconciliation settles it
+    ACCEPTED = "accepted"  # the exit order is accepted but not filled yet: closing until it is
+    ALREADY_CLOSED = "already_closed"  # its exit was recorded meanwhile (by reconciliation): nothing changed
+
+
+@dataclass(frozen=True)
+class CloseResult:
+    status: CloseStatus
+    position: Position  # as the close was asked for (CLOSED: before the exit)
+    reason: str = ""  # the exit reason: manual, stop_loss, take_profit, trailing_stop, signal_reversal
+    fill: Fill | None = None
+    pnl_abs: Decimal | None = None  # net of both fees
+    pnl_pct: float | None = None
+    fees: Decimal | None = None  # the entry's and the exit's
+    detail: str = ""
+
+
+class PositionAlerts(Protocol):
+    """The alerts queued in the same transaction as a fill, an exit or a failed entry, as stored payloads
+    (a Reply's JSON). bot.core.views.positions renders them; the composition root passes them to Trading."""
+
+    def filled(self, result: OpenResult) -> dict[str, Any]: ...
+
+    def closed(self, result: CloseResult) -> dict[str, Any]: ...
+
+    def entry_failed(self, position: Position, status: OrderStatus) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class ExitEstimate:
     """What closing at market now would give: the live price, the fill after slippage, and the net PnL
@@ -90,9 +148,10 @@ def day_start(moment: datetime) -> datetime:
 
 
 class Trading:
-    def __init__(self, core: Core, brokers: dict[str, Broker]) -> None:
+    def __init__(self, core: Core, brokers: dict[str, Broker], alerts: PositionAlerts) -> None:
         self.core = core
         self.brokers = brokers
+        self.alerts = alerts
         self.repo = core.storage.positions
         # One lock per user who opened something in this process (a few bytes each): their opens queue.
         self._open_locks: dict[int, asyncio.Lock] = {}
@@ -231,13 +290,13 @@ class Trading:
                      broker=self.default_broker, equity=account.equity, cash=state.cash, checks=checks,
                      signal_id=signal_id)
 
-    async def open(self, user: User, platform: str, chat_id: str, quote: Quote) -> Reply:
+    async def open(self, user: User, platform: str, chat_id: str, quote: Quote) -> OpenResult:
         """Check, store as pending, send and record the fill — one open at a time per user, so the checks of
         the next open see this one's fill (its cash, its exposure, its count)."""
         async with self._open_locks.setdefault(user.id, asyncio.Lock()):
             return await self._open_serially(user, platform, chat_id, quote)
 
-    async def _open_serially(self, user: User, platform: str, chat_id: str, quote: Quote) -> Reply:
+    async def _open_serially(self, user: User, platform: str, chat_id: str, quote: Quote) -> OpenResult:
         held = await self.repo.with_status("pending", "open", "closing", user_id=user.id)
         try:
             price = await self.core.services.market.last_price(quote.symbol)
@@ -260,8 +319,7 @@ class Trading:
             take_profit=quote.take_profit, price_decimals=quote.price_decimals, client_order_id=coid,
             market_at=market_at, starting_equity=self._starting_equity, day_starts=days, check=check)
         if position_id is None:
-            return Reply(title="Not opened: a risk check refused",
-                         text="\n".join(f"✖ {r.name}: {r.message}" for r in refused))
+            return OpenResult(OpenStatus.REFUSED, refused=list(refused))
         order = OrderRequest(client_order_id=coid, symbol=quote.symbol, side=quote.side, quantity=quote.quantity,
                              price=quote.price, stop_loss=quote.stop_loss, take_profit=quote.take_profit,
                              price_decimals=quote.price_decimals)
@@ -269,49 +327,40 @@ class Trading:
             fill = await self.broker(quote.broker).submit(order)
         except OrderRejected as exc:
             await self.repo.mark_failed(position_id, coid, str(exc), "rejected")
-            return Reply(title=f"Position #{position_id} not opened", text=f"The broker refused the order: {exc}")
+            return OpenResult(OpenStatus.REJECTED, position_id, detail=str(exc))
         except BrokerError as exc:
             if exc.transient:
                 # The order may exist at the broker: keep it pending; the next tick asks the broker.
                 log.warning("entry of position %s uncertain: %s", position_id, exc)
-                return Reply(title=f"Position #{position_id} is pending",
-                             text=f"The broker did not confirm in time ({exc}). I will check with it and tell "
-                                  "you when it is filled or refused.")
+                return OpenResult(OpenStatus.UNCONFIRMED, position_id, detail=str(exc))
             await self.repo.mark_failed(position_id, coid, str(exc), "error")
-            return Reply(title=f"Position #{position_id} not opened", text=f"Broker error: {exc}")
+            return OpenResult(OpenStatus.BROKER_ERROR, position_id, detail=str(exc))
         # The presser sees this fill in the message their Confirm edits: no second copy as an alert there.
         return await self._record_fill(position_id, coid, fill, quote.broker, announce=False)
 
     async def _record_fill(self, position_id: int, coid: str, fill: Fill, broker: str, *,
-                           announce: bool = True) -> Reply:
+                           announce: bool = True) -> OpenResult:
         """Store the fill; `announce` queues it to the position's chat too (for fills learnt later, which no
         reply carries)."""
         if fill.status is OrderStatus.PENDING:
             # Accepted but not filled yet (market closed, slow fill): it is live at the broker, so it stays
             # pending here and reconciliation records the fill when it comes.
-            return Reply(title=f"Position #{position_id} is pending",
-                         text="The broker accepted the order but has not filled it yet; I will tell you when it "
-                              "is filled.")
+            return OpenResult(OpenStatus.ACCEPTED, position_id)
         if fill.status is not OrderStatus.FILLED:
             await self.repo.mark_failed(position_id, coid, fill.detail or fill.status.value, fill.status.value)
-            return Reply(title=f"Position #{position_id} not opened", text=f"Order {fill.status.value}.")
-        position = await self.repo.get(position_id)
-        assert position is not None
-        text = self._fill_text(position, fill)
-        alert = Reply(title=f"✅ Filled: position #{position_id} {position.side.value} {position.symbol}", text=text)
+            return OpenResult(OpenStatus.NOT_FILLED, position_id, detail=fill.status.value)
+        pending = await self.repo.get(position_id)
+        assert pending is not None
+        opened_at = await self._fill_time(pending.symbol, fill)
+        # What mark_open stores, so the result (and its alert) shows the position as the fill leaves it.
+        position = pending.model_copy(update={"status": "open", "quantity": fill.quantity, "entry_price": fill.price,
+                                              "entry_fee": fill.fee, "opened_at": opened_at})
+        result = OpenResult(OpenStatus.OPENED, position_id, position, fill)
         await self.repo.mark_open(position_id, coid, fill, paper=broker == "paper",
-                                  alerts=[(position.platform, position.chat_id, "fill",
-                                           alert.model_dump(mode="json"), f"fill:{coid}")] if announce else [],
-                                  opened_at=await self._fill_time(position.symbol, fill))
-        return Reply(title=f"Position #{position_id} opened", text=text)
-
-    @staticmethod
-    def _fill_text(position: Position, fill: Fill) -> str:
-        d = position.price_decimals
-        sl = f"{position.stop_loss:,.{d}f}" if position.stop_loss else "—"
-        tp = f"{position.take_profit:,.{d}f}" if position.take_profit else "—"
-        return (f"{position.side.value} {fill.quantity.normalize():f} {position.symbol} at {fill.price:,.{d}f} · "
-                f"fee {money(fill.fee)} · broker {position.broker}\nSL {sl} · TP {tp}")
+                                  alerts=[(position.platform, position.chat_id, "fill", self.alerts.filled(result),
+                                           f"fill:{coid}")] if announce else [],
+                                  opened_at=opened_at)
+        return result
 
     # ---- closing -------------------------------------------------------------------------------------
 
@@ -331,17 +380,17 @@ class Trading:
                             net_pnl=net_pnl(position.side, position.entry_price, fill, position.quantity, fees))
 
     async def close(self, position: Position, reason: str, *, announce: bool = True,
-                    trigger: ExitTrigger | None = None) -> Reply:
+                    trigger: ExitTrigger | None = None) -> CloseResult:
         """Exit at market, or as the touched order fills when the monitor passes its `trigger` (ExitTrigger).
         A close the user pressed for (`announce=False`) is told in the reply that edits
         their message; the monitor's exits, which no reply carries, are queued as alerts."""
         coid = new_client_order_id()
         if not await self.repo.start_closing(position.id, coid, reason):
-            return Reply(text=f"Position #{position.id} is not open (it is {position.status}).")
+            return CloseResult(CloseStatus.NOT_OPEN, position, reason)
         return await self._submit_exit(position, coid, reason, announce=announce, trigger=trigger)
 
     async def _submit_exit(self, position: Position, coid: str, reason: str, *, announce: bool = True,
-                           trigger: ExitTrigger | None = None) -> Reply:
+                           trigger: ExitTrigger | None = None) -> CloseResult:
         assert position.quantity is not None
         reference = position.last_price or position.entry_price or Decimal(0)
         # A broker holding the entry's SL/TP legs must release them before the exit can sell the shares.
@@ -354,40 +403,32 @@ class Trading:
             fill = await self.broker(position.broker).submit(order)
         except OrderRejected as exc:
             await self.repo.reopen(position.id, coid, str(exc))
-            return Reply(text=f"Position #{position.id} stays open: the broker refused the exit ({exc}).")
+            return CloseResult(CloseStatus.REJECTED, position, reason, detail=str(exc))
         except BrokerError as exc:
             log.warning("exit of position %s uncertain: %s", position.id, exc)
-            return Reply(text=f"Closing position #{position.id}: the broker did not confirm in time ({exc}); "
-                              "I will check with it.")
+            return CloseResult(CloseStatus.UNCONFIRMED, position, reason, detail=str(exc))
         if fill.status is OrderStatus.PENDING:
-            return Reply(text=f"Closing position #{position.id}: the exit order is accepted but not filled yet; "
-                              "I will tell you when it is.")
+            return CloseResult(CloseStatus.ACCEPTED, position, reason)
         if fill.status is not OrderStatus.FILLED:
             await self.repo.reopen(position.id, coid, fill.detail or fill.status.value)
-            return Reply(text=f"Position #{position.id} stays open: exit order {fill.status.value}.")
+            return CloseResult(CloseStatus.NOT_FILLED, position, reason, detail=fill.status.value)
         return await self._record_exit(position, coid, fill, reason, announce=announce)
 
     async def _record_exit(self, position: Position, coid: str, fill: Fill, reason: str, *,
-                           announce: bool = True) -> Reply:
+                           announce: bool = True) -> CloseResult:
         assert position.entry_price is not None and position.quantity is not None
         fees = (position.entry_fee or Decimal(0)) + fill.fee
         pnl_abs = net_pnl(position.side, position.entry_price, fill.price, position.quantity, fees)
         pnl_pct = float(pnl_fraction(position.side, position.entry_price, fill.price))
-        d = position.price_decimals
-        icon = "🎯" if reason == "take_profit" else "🛑" if reason in ("stop_loss", "trailing_stop") else "✋"
-        title = f"{icon} Closed #{position.id} {position.symbol} ({reason.replace('_', ' ')})"
-        text = (f"{position.side.value} {position.quantity.normalize():f} · entry {position.entry_price:,.{d}f} → "
-                f"exit {fill.price:,.{d}f}\nPnL {pnl_pct * 100:+.2f}% · "
-                f"{money(pnl_abs, signed=True)} net of {money(fees)} fees")
-        alert = Reply(title=title, text=text)
-        alerts = ([(position.platform, position.chat_id, "exit", alert.model_dump(mode="json"), f"exit:{coid}")]
+        result = CloseResult(CloseStatus.CLOSED, position, reason, fill, pnl_abs, pnl_pct, fees)
+        alerts = ([(position.platform, position.chat_id, "exit", self.alerts.closed(result), f"exit:{coid}")]
                   if announce else [])
         closed = await self.repo.mark_closed(position, coid, fill, pnl_abs, pnl_pct,
                                              paper=position.broker == "paper", alerts=alerts,
                                              closed_at=await self._fill_time(position.symbol, fill))
         if not closed:
-            return Reply(text=f"Position #{position.id} was already closed.")
-        return Reply(title=title, text=text)
+            return CloseResult(CloseStatus.ALREADY_CLOSED, position, reason)
+        return result
 
     async def sync_broker_exits(self) -> int:
         """Bracket positions the broker closed by itself (its SL/TP leg filled between our checks)."""
@@ -423,14 +464,9 @@ class Trading:
 
     # ---- reconciliation ------------------------------------------------------------------------------
 
-    @staticmethod
-    def _entry_failed_alert(position: Position, coid: str, fill: Fill) -> AlertSpec:
-        why = ("the order never reached the broker" if fill.status is OrderStatus.NOT_FOUND
-               else f"the broker reports the order {fill.status.value}")
-        alert = Reply(title=f"✖ Position #{position.id} not opened",
-                      text=f"{position.side.value} {position.symbol} · {money(position.notional)}: {why}. Nothing "
-                           "was bought or sold and no cash moved.")
-        return (position.platform, position.chat_id, "entry_failed", alert.model_dump(mode="json"), f"failed:{coid}")
+    def _entry_failed_alert(self, position: Position, coid: str, fill: Fill) -> AlertSpec:
+        return (position.platform, position.chat_id, "entry_failed", self.alerts.entry_failed(position, fill.status),
+                f"failed:{coid}")
 
     async def reconcile(self, now: datetime | None = None) -> int:
         """Settle pending entries and closing exits with the broker (each tick, and at start-up)."""

@@ -153,8 +153,8 @@ async def test_manual_close_and_close_all(pcore: TipsterCore):
 @pytest.mark.parametrize(
     ("command", "expected"),
     [
-        ("/open", "Give a symbol"),
-        ("/open BTC/USDT sideways 100", "Side must be long or short"),
+        ("/open", "Give SYMBOL: the market"),
+        ("/open BTC/USDT sideways 100", "side must be one of long, short, not 'sideways'"),
         ("/open BTC/USDT long lots", "not an amount"),
         ("/open BTC/USDT long 0", "between $1"),
         ("/open BTC/USDT long -5", "between $1"),
@@ -164,10 +164,10 @@ async def test_manual_close_and_close_all(pcore: TipsterCore):
         ("/open BTC/USDT long 100 sl=999999999", "losing side"),
         ("/open BTC/USDT long 100 lev=10", "Unknown option"),
         ("/open NOPE/USDT long 100", "Unknown symbol"),
-        ("/close", "Name one position"),
+        ("/close", "Give ID|all: the position's id"),
         ("/close abc", "not a position id"),
         ("/close 999", "No position #999"),
-        ("/pnl forever", "today, 7d, 30d or all"),
+        ("/pnl forever", "period must be one of today, 7d, 30d, all"),
         ("/trades x", "page number"),
         ("/settings size=-3", "between 1"),
     ],

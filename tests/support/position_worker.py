@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from bot.app import open_core
+from bot.core.views.positions import close_reply, open_reply
 from bot.settings import load_settings
 from engine.brokers.base import Side
 
@@ -30,10 +31,10 @@ async def main(db: str, url: str, action: str) -> None:
             price = await core.services.market.last_price(SYMBOL)
             quote = await trading.quote(user, SYMBOL, Side.LONG, Decimal(1000), (price * Decimal("0.9")).quantize(
                 Decimal("0.01")), (price * Decimal("1.1")).quantize(Decimal("0.01")), 2, None)
-            print((await trading.open(user, "console", "crash", quote)).plain(), flush=True)
+            print(open_reply(await trading.open(user, "console", "crash", quote)).plain(), flush=True)
         elif action == "close":
             [position] = await trading.repo.with_status("open")
-            print((await trading.close(position, "manual")).plain(), flush=True)
+            print(close_reply(await trading.close(position, "manual")).plain(), flush=True)
         elif action == "sync":
             print(f"broker exits {await trading.sync_broker_exits()}", flush=True)
         else:
