@@ -20,6 +20,7 @@ import numpy as np
 
 from bot.core.replies import Reply
 from bot.core.trading import Trading
+from bot.core.views.alerts import near_target_alert, pnl_move_alert
 from engine.brokers.base import ExitTrigger
 from engine.positions import (
     EXIT_NONE,
@@ -229,11 +230,9 @@ class PositionMonitor:
             now_price = prices[position.symbol]
             alert_pnl = float(tick.pnl[i]) if tick.pnl_move[i] else position.last_alert_pnl
             if tick.pnl_move[i]:
-                alerts.append(self._alert(position, now_price, "pnl_move",
-                                          f"📈 #{position.id} {position.symbol} PnL {tick.pnl[i] * 100:+.2f}%"))
+                alerts.append(self._alert(position, "pnl_move", pnl_move_alert(position, now_price, alert_pnl)))
             if tick.near_target[i]:
-                alerts.append(self._alert(position, now_price, "near_target",
-                                          f"🎯 #{position.id} {position.symbol} is near its take-profit"))
+                alerts.append(self._alert(position, "near_target", near_target_alert(position, now_price)))
             marks.append((position.id, alert_pnl, int(position.near_target_sent or bool(tick.near_target[i])),
                           str(now_price)))
             book.last_alert_pnl[i] = alert_pnl
@@ -242,9 +241,5 @@ class PositionMonitor:
         result.alerts += len(alerts)
 
     @staticmethod
-    def _alert(p: Position, price: Decimal, kind: str, title: str) -> AlertSpec:
-        d = p.price_decimals
-        tp = f"{p.take_profit:,.{d}f}" if p.take_profit else "—"
-        sl = f"{p.stop_loss:,.{d}f}" if p.stop_loss else "—"
-        text = f"{p.side.value} {p.symbol} · entry {p.entry_price:,.{d}f} · now {price:,.{d}f} · TP {tp} · SL {sl}"
-        return (p.platform, p.chat_id, kind, Reply(title=title, text=text).model_dump(mode="json"), None)
+    def _alert(p: Position, kind: str, reply: Reply) -> AlertSpec:
+        return (p.platform, p.chat_id, kind, reply.model_dump(mode="json"), None)

@@ -1,10 +1,11 @@
 """What the scheduled jobs queue: a tip's status change (its owner's card, and one line for each subscribed
-chat), a watchlist scan's tip card, and the daily summary."""
+chat), a watchlist scan's tip card, the daily summary, and an open position's PnL-move and near-target notes."""
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from bot.core import cards
@@ -14,6 +15,7 @@ from bot.core.replies import Reply
 from bot.core.usecases.summary import ChatSummary
 from bot.core.views.tips import card_buttons
 from engine.models import Recommendation, Signal
+from engine.positions import Position
 from storage.follows import ALL
 from storage.models import User
 
@@ -101,3 +103,22 @@ def _follow_lines(summary: ChatSummary) -> list[str]:
     subscribed = ", ".join("all symbols" if s == ALL else s for s in subs) or "nothing"
     return [f"Watching {watches} market{'s' if watches != 1 else ''} (/watchlist) · "
             f"subscribed to {subscribed} (/subscriptions)"]
+
+
+# ---- the position monitor --------------------------------------------------------------------------------
+
+
+def pnl_move_alert(p: Position, price: Decimal, pnl: float) -> Reply:
+    """An open position's PnL (a fraction: 0.05 is +5%) moved past `alerts.pnl_move_pct` since its last note."""
+    return Reply(title=f"📈 #{p.id} {p.symbol} PnL {pnl * 100:+.2f}%", text=_position_line(p, price))
+
+
+def near_target_alert(p: Position, price: Decimal) -> Reply:
+    return Reply(title=f"🎯 #{p.id} {p.symbol} is near its take-profit", text=_position_line(p, price))
+
+
+def _position_line(p: Position, price: Decimal) -> str:
+    d = p.price_decimals
+    tp = f"{p.take_profit:,.{d}f}" if p.take_profit else "—"
+    sl = f"{p.stop_loss:,.{d}f}" if p.stop_loss else "—"
+    return f"{p.side.value} {p.symbol} · entry {p.entry_price:,.{d}f} · now {price:,.{d}f} · TP {tp} · SL {sl}"
