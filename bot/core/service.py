@@ -21,12 +21,13 @@ from bot.core.args import ascii_int, shorten
 from bot.core.callbacks import CallbackCodec, InvalidCallback
 from bot.core.context import ChatContext
 from bot.core.errors import Refused, UserError
-from bot.core.handlers.monitoring import stats_lines
 from bot.core.kernel import Core, Services
 from bot.core.permissions import Permission, allowed
 from bot.core.registry import Command, Press, Request, registry
 from bot.core.replies import Reply
+from bot.core.usecases.monitoring import last_cycle
 from bot.core.usecases.registration import register_user
+from bot.core.views.monitoring import stats_lines
 from storage.models import User
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,11 @@ class TipsterCore(Core):
     async def create(cls, services: Services) -> TipsterCore:
         secret = await services.storage.kv.secret("callback_secret")
         core = cls(services, CallbackCodec(secret))
-        core.stats_sections.append(lambda: stats_lines(core))
+
+        async def monitoring_stats() -> list[str]:
+            return stats_lines(await last_cycle(core))
+
+        core.stats_sections.append(monitoring_stats)
         return core
 
     async def ensure_user(self, ctx: ChatContext) -> User:

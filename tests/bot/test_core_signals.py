@@ -132,7 +132,7 @@ async def test_forged_and_foreign_buttons_are_refused_and_logged(core: TipsterCo
         ("/history 99999999999999999999", "not a tip id"),
         ("/signals x", "whole number"),
         ("/signals 1 2", "takes at most 1 (PAGE)"),
-        ("/settings bogus=1", "Unknown setting"),
+        ("/settings bogus=1", "Unknown option 'bogus'; options are timeframe="),
         ("/settings tz=Mars/Phobos", "Unknown timezone"),
         ("/settings tz=../../etc/passwd", "Unknown timezone"),
         ("/settings buy=0.1 sell=0.5", "Not saved"),

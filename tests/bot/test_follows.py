@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bot.core.context import ChatContext
-from bot.core.handlers.follows import MAX_WATCHES
 from bot.core.service import TipsterCore
+from bot.core.usecases.follows import MAX_WATCHES
 from tests.bot.test_core_signals import button_data, texts
 from tests.conftest import user_ctx
 
@@ -80,9 +80,9 @@ async def test_watch_limit_per_chat(core: TipsterCore):
         ("/watch BTC/USDT 2h", "Unknown timeframe '2h'"),
         ("/watch BTC/USDT 5m", "Unknown timeframe '5m'; use one of 15m, 1h, 4h, 1d"),
         ("/watch AAPL 1h", "AAPL has no 1h data; available: 1d"),
-        ("/watch BTC/USDT 1h extra", "Give a symbol and optionally a timeframe"),
+        ("/watch BTC/USDT 1h extra", "Too many arguments ('extra'); this command takes at most 2"),
         ("/watch <script>alert(1)</script>", "not a market symbol"),
-        ("/watch ' OR 1=1 --", "Give a symbol"),
+        ("/watch ' OR 1=1 --", "not a market symbol"),
         ("/watch ';DROP", "not a market symbol"),
         ("/watch BTC\x00USDT", "not a market symbol"),
         ("/watch 🚀🚀🚀", "not a market symbol"),
