@@ -27,6 +27,7 @@ from bot.core.registry import Command, Press, Request, registry
 from bot.core.replies import Reply
 from bot.core.usecases.monitoring import last_cycle
 from bot.core.usecases.registration import register_user
+from bot.core.views.access import approval_request
 from bot.core.views.monitoring import stats_lines
 from storage.models import User
 
@@ -54,7 +55,10 @@ class TipsterCore(Core):
         return core
 
     async def ensure_user(self, ctx: ChatContext) -> User:
-        return await register_user(self, ctx)
+        registration = await register_user(self, ctx)
+        if registration.awaits_approval:  # every admin gets the new user with the approval buttons
+            await self.notify_admins(approval_request(self, registration.user), "approval_request")
+        return registration.user
 
     async def ensure_user_identity(self, identity: str) -> User:
         """Register (or find) a user by identity alone, e.g. for scripts and tests."""

@@ -3,8 +3,8 @@
 - alerts: every tip status change — the channel is subscribed to all symbols, as `/subscribe all` there would,
   so the monitor queues its alerts in the same transaction as the change;
 - signals: a copy of every tip the watchlist scans find;
-- admin: admin alerts (users waiting for approval, data sources refusing their keys) once, besides each
-  admin's DM; its [Approve] buttons are checked by role like any other;
+- admin: admin alerts (users waiting for approval, data sources refusing their keys, /contact messages)
+  once, besides each admin's DM; its [Approve] buttons are checked by role like any other;
 - summary: the daily summary of every tip and trade (see bot.core.jobs.summary).
 """
 

@@ -64,7 +64,8 @@ def test_run_without_token_explains(tmp_path: Path):
     result = subprocess.run([sys.executable, "-m", "bot.cli", "--config", str(ROOT / "config.yaml"), "run"],
                             capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
     assert result.returncode == 2
-    assert "no Telegram token" in result.stderr
+    assert "no chat token configured" in result.stderr
+    assert "TIPSTER_TELEGRAM__TOKEN" in result.stderr and "TIPSTER_DISCORD__TOKEN" in result.stderr
 
 
 def test_approval_flow_in_the_console(tmp_path: Path):

@@ -8,8 +8,8 @@ options, button presses, reactions). Expected values are written out by hand.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import discord

@@ -20,8 +20,7 @@ FORGET_FLOW = "forgetme"  # the deletion's confirmation
 async def contact(core: Core, req: Request) -> list[Reply]:
     sent = await messages.contact(core, req.user, req.values["text"])
     alert = contact_alert(sent)
-    for admin in sent.admins:
-        await core.notify_user(admin, alert, "contact")
+    await core.notify_admins(alert, "contact")  # each admin's DM, and the admin channel once
     return [contact_sent(sent)]
 
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.core.context import ChatContext
 from bot.core.kernel import Core
-from bot.core.views.access import approval_request
 from storage.models import User
 
 
-async def register_user(core: Core, ctx: ChatContext) -> User:
+@dataclass(frozen=True)
+class Registration:
+    user: User
+    awaits_approval: bool  # registered just now in approval mode: the admins are to be asked
+
+
+async def register_user(core: Core, ctx: ChatContext) -> Registration:
     """The sender as a stored user, registered on their first message; in approval mode they wait as
-    `pending` and every admin is asked to decide."""
+    `pending` until an admin decides."""
     settings = core.settings
     configured_admin = ctx.identity in settings.admins
     if configured_admin:
@@ -24,15 +31,9 @@ async def register_user(core: Core, ctx: ChatContext) -> User:
                                                  display_name=ctx.display_name)
     if created:
         await storage.activity.log(user.id, "user_registered", f"{ctx.identity} registered", role=role)
-        if role == "pending":
-            await alert_admins_of_pending(core, user)
+        return Registration(user, awaits_approval=role == "pending")
     elif configured_admin and (user.role != "admin" or user.state != "active"):
         # Configured owners cannot be locked out from chat: config wins.
         await storage.user_admin.set_access(user.id, role="admin", state="active")
         user = user.model_copy(update={"role": "admin", "state": "active"})
-    return user
-
-
-async def alert_admins_of_pending(core: Core, user: User) -> None:
-    """Approval mode: every admin gets the new user with approval buttons (through the outbox)."""
-    await core.notify_admins(approval_request(core, user), "approval_request")
+    return Registration(user, awaits_approval=False)
