@@ -14,8 +14,8 @@ from bot.core.kernel import Core
 from bot.core.outbox import AlertOutbox
 from bot.core.scheduler import JobScheduler, build_scheduler
 from bot.core.service import Services, TipsterCore
-from bot.core.trading import Trading
 from bot.core.usecases import positions as position_cases
+from bot.core.usecases.trading import Trading
 from bot.core.views import positions as position_views
 from bot.settings import Settings
 from engine.brokers.base import Broker

@@ -196,3 +196,21 @@ def test_package_imports_count_as_edges() -> None:
     # `from bot.core import cards` is an edge to the module bot.core.cards, as the circle check needs.
     graph = import_graph("bot")
     assert "bot.core.cards" in graph["bot.core.views.tips"]
+
+
+def test_the_core_layers_point_down() -> None:
+    # ARCHITECTURE.md: commands → use cases and views; views → models only; nothing imports commands back.
+    graph = import_graph("bot")
+    wrong = []
+    for module, imports in graph.items():
+        for target in imports:
+            if target.startswith("bot.core.commands") and not module.startswith("bot.core.commands") \
+                    and module not in ("bot.core.service", "bot.app"):
+                wrong.append(f"{module} imports {target}")
+            if module.startswith("bot.core.usecases") and target.startswith(("bot.core.views", "bot.core.jobs")):
+                wrong.append(f"{module} imports {target}")
+            if module.startswith("bot.core.views") and target.startswith(("bot.core.jobs", "bot.core.commands")):
+                wrong.append(f"{module} imports {target}")
+            if module == "bot.core.kernel" and target.startswith(("bot.core.usecases", "bot.core.views")):
+                wrong.append(f"{module} imports {target}")
+    assert wrong == []

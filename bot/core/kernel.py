@@ -64,7 +64,7 @@ class Core:
         self.started_at = self.clock()
         self.outbox: Notifier | None = None
         self.scheduler: Any = None  # bot.core.scheduler.JobScheduler while jobs run
-        self.trading: Any = None  # bot.core.trading.Trading, wired by the app with its brokers
+        self.trading: Any = None  # bot.core.usecases.trading.Trading, wired by the app with its brokers
         self.chat_admin_checks: dict[str, ChatAdminCheck] = {}
         # Later capabilities (monitoring, outbox, positions) add their lines to /stats and /health here.
         self._known_chats: set[tuple[str, str]] = set()

@@ -42,8 +42,7 @@ class Command:
     name: str
     summary: str
     handler: CommandHandler
-    signature: Signature | None  # None: the handler parses req.args itself (being retired)
-    legacy_usage: str = ""
+    signature: Signature
     permission: Permission = Permission.SIGNALS
     expensive: bool = False  # counts against limits.per_user_per_minute
     group: str = "Tips"
@@ -51,7 +50,7 @@ class Command:
 
     @property
     def usage(self) -> str:
-        return self.signature.usage(self.name) if self.signature is not None else self.legacy_usage
+        return self.signature.usage(self.name)
 
 
 @dataclass(frozen=True)
@@ -68,24 +67,17 @@ class Registry:
     buttons: dict[str, ButtonAction] = field(default_factory=dict)
     flows: dict[str, FlowHandler] = field(default_factory=dict)
 
-    def command(self, name: str, usage_or_summary: str, summary: str | None = None, *,
-                args: tuple[Arg, ...] | list[Arg] | None = None, permission: Permission = Permission.SIGNALS,
-                expensive: bool = False, group: str = "Tips", private: bool = False,
-                ) -> Callable[[CommandHandler], CommandHandler]:
-        """Declare a command: `registry.command("signal", "a tip", args=(Arg(...), ...))`. The older form
-        `registry.command(name, usage, summary)` leaves parsing to the handler."""
-        if summary is None:
-            summary, legacy, signature = usage_or_summary, "", Signature(tuple(args or ()))
-        else:
-            if args is not None:
-                raise ValueError("give args or a usage string, not both")
-            legacy, signature = usage_or_summary, None
+    def command(self, name: str, summary: str, *, args: tuple[Arg, ...] | list[Arg] = (),
+                permission: Permission = Permission.SIGNALS, expensive: bool = False, group: str = "Tips",
+                private: bool = False) -> Callable[[CommandHandler], CommandHandler]:
+        """Declare a command with its typed arguments: `registry.command("signal", "a tip", args=(Arg(...),))`.
+        Text parsing, Discord's slash options, /help and usage lines are all generated from `args`."""
+        signature = Signature(tuple(args))
 
         def register(fn: CommandHandler) -> CommandHandler:
             if name in self.commands:
                 raise ValueError(f"command /{name} registered twice")
-            self.commands[name] = Command(name, summary, fn, signature, legacy, permission, expensive, group,
-                                          private)
+            self.commands[name] = Command(name, summary, fn, signature, permission, expensive, group, private)
             return fn
         return register
 

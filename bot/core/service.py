@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 # Handler modules register their commands, buttons and flows on import.
-import bot.core.handlers  # noqa: F401
+import bot.core.commands  # noqa: F401
 from bot.core.access import access_message
 from bot.core.args import ascii_int, shorten
 from bot.core.callbacks import CallbackCodec, InvalidCallback
@@ -87,8 +87,7 @@ class TipsterCore(Core):
         if command is None:
             return [Reply(text=f"Unknown command /{shorten(name)}. Send /help for the list of commands.")]
         request = Request(ctx=ctx, user=user, args=rest.split(), text=text)
-        return await self._run(command, request, lambda: command.signature.parse_text(rest)
-                               if command.signature is not None else {})
+        return await self._run(command, request, lambda: command.signature.parse_text(rest))
 
     async def handle_command(self, ctx: ChatContext, name: str, options: Mapping[str, str]) -> list[Reply]:
         """A command given with named options (a Discord slash command): each option's text is parsed by the
@@ -101,12 +100,9 @@ class TipsterCore(Core):
         command = registry.commands.get(name)
         if command is None:
             return [Reply(text=f"Unknown command /{shorten(name)}. Send /help for the list of commands.")]
-        if command.signature is None:
-            raise RuntimeError(f"/{name} declares no arguments")
         typed = " ".join(f"{k}={v}" for k, v in options.items())
         request = Request(ctx=ctx, user=user, args=typed.split(), text=f"/{name} {typed}".strip())
-        return await self._run(command, request, lambda: command.signature.parse_named(options)
-                               if command.signature is not None else {})
+        return await self._run(command, request, lambda: command.signature.parse_named(options))
 
     async def _run(self, command: Command, request: Request, parse: Callable[[], dict[str, Any]]
                    ) -> list[Reply]:
@@ -120,7 +116,7 @@ class TipsterCore(Core):
                 self._rate_limit(user)
             return await command.handler(self, request)
         except UserError as exc:
-            if exc.usage is None and command.signature is not None:
+            if exc.usage is None:
                 exc.usage = command.usage
             return [self._user_error(exc)]
         except Refused as exc:

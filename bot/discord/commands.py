@@ -63,8 +63,6 @@ def _description(text: str) -> str:
 def slash_command(command: Command, invoke: Invoke, symbols: Callable[[], list[str]]) -> app_commands.Command[
         Any, ..., None]:
     signature = command.signature
-    if signature is None:
-        raise ValueError(f"/{command.name} declares no arguments, so it has no slash command")
     # Discord wants required options first; the core's declaration already has them first per kind.
     ordered = [a for a in signature.args if a.required] + [a for a in signature.args if not a.required]
     params = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD,

@@ -16,7 +16,7 @@ from bot.app import open_core
 from bot.core.registry import registry
 from bot.core.replies import Reply
 from bot.core.service import TipsterCore
-from bot.core.trading import CloseStatus, OpenStatus
+from bot.core.usecases.trading import CloseStatus, OpenStatus
 from bot.settings import Settings
 from engine.brokers.base import Side
 from storage.alerts import AlertRepository

@@ -9,6 +9,7 @@ import pytest
 from bot.app import open_core
 from bot.core.permissions import Permission
 from bot.core.registry import Command, registry
+from bot.core.signature import Signature
 from bot.settings import Settings
 from bot.telegram.runner import bot_commands, telegram_running
 from tests.support.bot_api_server import FakeBotApi
@@ -48,7 +49,7 @@ def test_a_command_the_order_does_not_name_goes_before_the_rare_ones(monkeypatch
         return []
 
     commands = dict(registry.commands)
-    commands["newthing"] = Command("newthing", "/newthing", "something new", handler)
+    commands["newthing"] = Command("newthing", "something new", handler, Signature())
     monkeypatch.setattr(registry, "commands", commands)
     menu = [c.command for c in bot_commands()]
     assert menu[0] == "signal" and menu[-3:] == ["contact", "resetpaper", "forgetme"]

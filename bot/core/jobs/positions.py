@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bot.core.replies import Reply
-from bot.core.trading import Trading
+from bot.core.usecases.trading import Trading
 from bot.core.views.alerts import near_target_alert, pnl_move_alert
 from engine.brokers.base import ExitTrigger
 from engine.positions import (

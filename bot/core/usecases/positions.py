@@ -3,7 +3,7 @@ with live PnL, closing one or all, performance over a period, the closed trades 
 account, and what positions add to the daily summary, /stats and /health.
 
 Every position and tip is checked to be the user's own here. Opening, closing and their atomicity are
-bot.core.trading's; this module finds, checks and reads around them.
+bot.core.usecases.trading's; this module finds, checks and reads around them.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from bot.core.args import check_levels, parse_id
 from bot.core.context import ChatContext
 from bot.core.errors import Refused, UserError
 from bot.core.kernel import Core
-from bot.core.trading import CloseResult, ExitEstimate, OpenResult, Quote, Trading
 from bot.core.usecases.paging import Page
 from bot.core.usecases.tips import owned_signal
+from bot.core.usecases.trading import CloseResult, ExitEstimate, OpenResult, Quote, Trading
 from engine.brokers.base import Side
 from engine.market.base import MarketError
 from engine.models import Recommendation, Signal
@@ -90,7 +90,7 @@ async def requote(core: Core, user: User, state: dict[str, Any]) -> Quote:
 
 
 async def open_quote(core: Core, ctx: ChatContext, user: User, quote: Quote) -> OpenResult:
-    """Open it from this chat: the checks run again, atomically, and the fill is recorded (bot.core.trading)."""
+    """Open it from this chat: the checks run again, atomically, and the fill is recorded (usecases.trading)."""
     return await trading(core).open(user, ctx.platform, ctx.chat_id, quote)
 
 

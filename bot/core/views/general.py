@@ -48,7 +48,7 @@ def _arg_line(arg: Arg) -> str:
 
 def command_help_reply(command: Command) -> Reply:
     lines = [command.usage, command.summary]
-    args = command.signature.args if command.signature is not None else ()
+    args = command.signature.args
     if args:
         lines.append("")
         lines.extend(_arg_line(a) for a in args)

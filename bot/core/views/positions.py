@@ -10,7 +10,6 @@ from typing import Any
 from bot.core.formatting import local_time, money
 from bot.core.kernel import Core
 from bot.core.replies import Reply
-from bot.core.trading import CloseResult, CloseStatus, OpenResult, OpenStatus, Quote
 from bot.core.usecases.paging import Page
 from bot.core.usecases.positions import (
     BrokerSummary,
@@ -21,6 +20,7 @@ from bot.core.usecases.positions import (
     PositionsSummary,
     signal_side,
 )
+from bot.core.usecases.trading import CloseResult, CloseStatus, OpenResult, OpenStatus, Quote
 from engine.brokers.base import OrderStatus
 from engine.models import Signal
 from engine.positions import Position
@@ -262,7 +262,7 @@ def entry_failed_alert(position: Position, status: OrderStatus) -> Reply:
 
 
 class PositionAlertPayloads:
-    """bot.core.trading.PositionAlerts: the alerts above as the outbox stores them. An exit's alert reads as
+    """bot.core.usecases.trading.PositionAlerts: the alerts above as the outbox stores them. An exit's alert reads as
     the reply to a close does."""
 
     def filled(self, result: OpenResult) -> dict[str, Any]:

@@ -1,0 +1,14 @@
+"""Commands, buttons and flow steps, one module per topic (parse → use case → view); importing this package
+registers them all."""
+
+from bot.core.commands import (  # noqa: F401
+    account,
+    admin,
+    follows,
+    general,
+    market,
+    monitoring,
+    positions,
+    settings,
+    signals,
+)
