@@ -150,7 +150,8 @@ def add_position_sections(core: TipsterCore) -> None:
     """What positions add to the daily summary, /stats and /health: the use case's figures in the view's lines."""
     async def summary(c: Core, scope: SummaryScope) -> list[str]:
         return position_views.summary_lines(
-            await position_cases.positions_summary(c, scope.user_id, scope.since, scope.until))
+            await position_cases.positions_summary(c, scope.user_id, scope.since, scope.until,
+                                                   everyone=scope.everywhere))
 
     async def stats() -> list[str]:
         return position_views.stats_lines(await position_cases.status_counts(core))

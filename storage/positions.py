@@ -355,13 +355,15 @@ class PositionRepository:
         return int(await self.db.scalar("SELECT COUNT(*) FROM positions WHERE user_id = ? AND status = 'closed'",
                                         (user_id,)))
 
-    async def closed_recorded_between(self, user_id: int, since: datetime, until: datetime) -> list[Position]:
+    async def closed_recorded_between(self, user_id: int | None, since: datetime, until: datetime
+                                      ) -> list[Position]:
         """Positions whose close was *recorded* in [since, until) of wall-clock time (the daily summary's
         window), whatever market time they closed at: a closed row is not written again, so its
-        `updated_at` is when its close was stored."""
+        `updated_at` is when its close was stored. user_id None: every user's."""
         rows = await self.db.fetchall(
-            "SELECT * FROM positions WHERE user_id = ? AND status = 'closed' AND updated_at >= ? AND updated_at < ?"
-            " ORDER BY closed_at DESC, id DESC", (user_id, to_db_time(since), to_db_time(until)))
+            "SELECT * FROM positions WHERE (? IS NULL OR user_id = ?) AND status = 'closed'"
+            " AND updated_at >= ? AND updated_at < ? ORDER BY closed_at DESC, id DESC",
+            (user_id, user_id, to_db_time(since), to_db_time(until)))
         return [_position(r) for r in rows]
 
     async def traded_symbols(self, user_id: int) -> list[str]:

@@ -63,22 +63,23 @@ class SummaryRepository:
                                         r["user_id"], user_settings.get("timezone")))
         return out
 
-    async def tip_counts(self, platform: str, chat_id: str, since: datetime, until: datetime) -> dict[str, int]:
-        """{recommendation: n} of the tips given in a chat over [since, until)."""
+    async def tip_counts(self, platform: str | None, chat_id: str | None, since: datetime,
+                         until: datetime) -> dict[str, int]:
+        """{recommendation: n} of the tips given in a chat over [since, until); chat None: in every chat."""
         rows = await self.db.fetchall(
-            "SELECT recommendation, COUNT(*) AS n FROM signals WHERE platform = ? AND chat_id = ?"
+            "SELECT recommendation, COUNT(*) AS n FROM signals WHERE (? IS NULL OR (platform = ? AND chat_id = ?))"
             " AND created_at >= ? AND created_at < ? GROUP BY recommendation",
-            (platform, chat_id, to_db_time(since), to_db_time(until)))
+            (chat_id, platform, chat_id, to_db_time(since), to_db_time(until)))
         return {r["recommendation"]: int(r["n"]) for r in rows}
 
-    async def status_changes(self, platform: str, chat_id: str, since: datetime,
+    async def status_changes(self, platform: str | None, chat_id: str | None, since: datetime,
                              until: datetime) -> list[StatusChange]:
-        """The status changes of a chat's tips over [since, until), newest first."""
+        """The status changes of a chat's tips over [since, until), newest first; chat None: every chat's."""
         rows = await self.db.fetchall(
             "SELECT h.signal_id, h.created_at, h.data_json, s.symbol, s.timeframe FROM signal_history h"
             " JOIN signals s ON s.id = h.signal_id"
-            " WHERE s.platform = ? AND s.chat_id = ? AND h.event = 'status_changed'"
+            " WHERE (? IS NULL OR (s.platform = ? AND s.chat_id = ?)) AND h.event = 'status_changed'"
             " AND h.created_at >= ? AND h.created_at < ? ORDER BY h.id DESC",
-            (platform, chat_id, to_db_time(since), to_db_time(until)))
+            (chat_id, platform, chat_id, to_db_time(since), to_db_time(until)))
         return [StatusChange(r["signal_id"], from_db_time(r["created_at"]), r["symbol"], r["timeframe"],
                              json.loads(r["data_json"] or "{}")) for r in rows]

@@ -188,3 +188,57 @@ async def test_reactions_approve_for_the_owner_only(server: FakeDiscord, bot: Ti
     assert str(picker["message_reference"]["message_id"]) == card["id"]
     assert len(server.messages[CHANNEL]) == before + 1  # Carol's ✅ posted nothing
     assert await refused_reactions(bot) == [f"discord:{CAROL}"]
+
+
+async def test_a_broadcast_reaches_dms_with_a_429_waited_out(server: FakeDiscord, bot: TipsterCore):
+    for user in (BOB, CAROL):  # registered by their first command
+        await answered(server, user, "signals", {}, guild_id=GUILD, channel_id=CHANNEL)
+    bob_dm = server.dm_channel(BOB)
+    server.fail_next(BOB, status=429, retry_after=0.05)  # Bob's DM channel answers one 429 first
+    _, [question] = await answered(server, ALICE, "broadcast", {"text": "Markets *closed*\nat noon"},
+                                   guild_id=GUILD, channel_id=CHANNEL)
+    press = await server.press_button(ALICE, int(question["id"]), custom_ids(question)["Confirm"])
+    await server.wait_response(press)
+    sent = await server.wait_message(bob_dm)
+    # Markdown in the text is escaped: Bob reads the asterisks, not bold.
+    assert embed(sent)["description"] == "Markets \\*closed\\*\nat noon"
+    statuses = [r.status for r in server.requests_to(f"POST /channels/{bob_dm}/messages")]
+    assert statuses == [429, 200]  # discord.py waited out the 429 and sent once
+    await server.wait_message(server.dm_channel(CAROL))
+
+    async def delivered() -> bool:
+        return (await bot.storage.alerts.status_totals("discord")).get("sent", 0) >= 2
+
+    await eventually(delivered, equals=True)
+
+
+async def test_buttons_keep_working_after_a_restart(server: FakeDiscord, settings: Settings):
+    settings = discord_settings(settings, server)
+    async with open_core(settings) as core, discord_running(core, guild_ready_timeout=0.05):
+        _, [card] = await answered(server, BOB, "signal", {"symbol": "SOL/USDT", "timeframe": "1h"},
+                                   guild_id=GUILD, channel_id=CHANNEL)
+    # A new process: a new core on the same database, a new client; the old card's buttons still act.
+    async with open_core(settings) as core, discord_running(core, guild_ready_timeout=0.05):
+        ix = await server.press_button(BOB, int(card["id"]), custom_ids(card)["✖ Dismiss"])
+        await server.wait_response(ix)
+        await server.wait_until(lambda: ix.edits, what="the card's edit")
+        assert (await core.storage.signals.get(1)).status == "dismissed"
+    assert len(server.command_syncs) == 2  # each start registered the commands
+
+
+async def test_the_alerts_channel_gets_status_changes_and_a_guild_needs_manage_server(
+        server: FakeDiscord, bot: TipsterCore):
+    assert await bot.storage.subscriptions.for_chat("discord", str(ALERTS)) == ["*"]
+    # A status change queued by the monitor for the channel is drained to it by the Discord sender.
+    from bot.core.replies import Reply
+
+    await bot.notify_chat("discord", str(ALERTS), Reply(title="ETH/USDT · 1h", text="BUY → HOLD"), "status_change")
+    posted = await server.wait_message(ALERTS)
+    assert embed(posted)["title"] == "ETH/USDT · 1h" and embed(posted)["description"] == "BUY → HOLD"
+    # /watch in a guild channel changes the channel's watchlist: Manage Server, asked live.
+    _, [refused] = await answered(server, BOB, "watch", {"symbol": "BTC/USDT"}, guild_id=GUILD,
+                                  channel_id=CHANNEL)
+    assert "needs the group's admin rights" in embed(refused)["description"]
+    _, [done] = await answered(server, ALICE, "watch", {"symbol": "BTC/USDT"}, guild_id=GUILD, channel_id=CHANNEL)
+    assert embed(done)["description"].startswith("Watching BTC/USDT 1h")
+    assert [w.symbol for w in await bot.storage.watches.for_chat("discord", str(CHANNEL))] == ["BTC/USDT"]

@@ -59,7 +59,14 @@ class DailySummary:
 
     async def _candidates(self, now: datetime) -> list[SummaryCandidate]:
         # Chats that follow something, plus private chats where a tip was given lately; never blocked ones.
-        return await self.core.storage.summaries.candidates(now - WINDOW)
+        # A summary channel (discord.channels.summary) is one more, summing up every chat.
+        found = await self.core.storage.summaries.candidates(now - WINDOW)
+        known = {(c.platform, c.chat_id) for c in found}
+        for platform, chat_id in self.core.summary_channels:
+            if (platform, chat_id) not in known:
+                settings = await self.core.storage.chat_settings.get(platform, chat_id)
+                found.append(SummaryCandidate(platform, chat_id, settings, None, None))
+        return found
 
     def _due(self, candidate: SummaryCandidate, now: datetime) -> tuple[str, str] | None:
         """(dedupe key, tz) when the chat's summary is due at `now`, else None."""
@@ -83,7 +90,9 @@ class DailySummary:
         # The dedupe key would stop a second copy anyway; checking first spares composing it every minute.
         if await self.core.storage.alerts.exists(key):
             return 0
-        scope = SummaryScope(candidate.platform, candidate.chat_id, candidate.user_id, now - WINDOW, now, tz)
+        everywhere = (candidate.platform, candidate.chat_id) in self.core.summary_channels
+        scope = SummaryScope(candidate.platform, candidate.chat_id, candidate.user_id, now - WINDOW, now, tz,
+                             everywhere)
         reply = await self.compose(scope)
         await self.core.notify_chat(candidate.platform, candidate.chat_id, reply, "summary", dedupe_key=key)
         return 1

@@ -264,14 +264,16 @@ class PositionsSummary:
 
 
 async def positions_summary(core: Core, user_id: int | None, since: datetime | None,
-                            until: datetime | None) -> PositionsSummary | None:
-    """A private chat's positions for its daily summary; None when there is nothing to say (or no user)."""
-    if user_id is None or core.trading is None:
+                            until: datetime | None, *, everyone: bool = False) -> PositionsSummary | None:
+    """A private chat's positions for its daily summary (`everyone`: every user's, for a summary channel);
+    None when there is nothing to say (or no user)."""
+    if (user_id is None and not everyone) or core.trading is None:
         return None
     repo = core.trading.repo
+    owner = None if everyone else user_id
     # The summary's window is wall-clock time; in replay, closes carry the market's (older) time.
-    closed = await repo.closed_recorded_between(user_id, since, until) if since and until else []
-    still_open = await repo.with_status("open", user_id=user_id)
+    closed = await repo.closed_recorded_between(owner, since, until) if since and until else []
+    still_open = await repo.with_status("open", user_id=owner)
     if not closed and not still_open:
         return None
     return PositionsSummary(len(still_open), performance(closed))

@@ -28,6 +28,7 @@ class SummaryScope:
     since: datetime
     until: datetime
     tz: str
+    everywhere: bool = False  # a summary channel (discord.channels.summary): every chat's tips and trades
 
 
 # The extension point: `core.summary_sections` is a list of these; each returns lines (empty: nothing to
@@ -48,10 +49,12 @@ class ChatSummary:
 async def chat_summary(core: Core, scope: SummaryScope, sections: Sequence[SummarySection]) -> ChatSummary:
     """Everything one chat's summary shows. One failing extension section never costs the chat its summary."""
     storage = core.storage
-    tips = await storage.summaries.tip_counts(scope.platform, scope.chat_id, scope.since, scope.until)
-    changes = await storage.summaries.status_changes(scope.platform, scope.chat_id, scope.since, scope.until)
-    watches = await storage.watches.for_chat(scope.platform, scope.chat_id)
-    subscriptions = await storage.subscriptions.for_chat(scope.platform, scope.chat_id)
+    platform, chat_id = (None, None) if scope.everywhere else (scope.platform, scope.chat_id)
+    tips = await storage.summaries.tip_counts(platform, chat_id, scope.since, scope.until)
+    changes = await storage.summaries.status_changes(platform, chat_id, scope.since, scope.until)
+    # A summary channel follows nothing itself: its summary is about every chat's tips, not its own follows.
+    watches = [] if scope.everywhere else await storage.watches.for_chat(scope.platform, scope.chat_id)
+    subscriptions = [] if scope.everywhere else await storage.subscriptions.for_chat(scope.platform, scope.chat_id)
     extra: list[list[str]] = []
     for section in sections:
         try:

@@ -71,7 +71,8 @@ def daily_summary(summary: ChatSummary) -> Reply:
         lines += ["", *extra]
     lines += ["", "Change the time or turn this off: /settings summary=HH:MM or summary=off"]
     day = scope.until.astimezone(ZoneInfo(scope.tz) if scope.tz != "UTC" else UTC).date()
-    return Reply(title=f"📊 Daily summary · {day.isoformat()}", text="\n".join(lines))
+    where = " · all chats" if scope.everywhere else ""
+    return Reply(title=f"📊 Daily summary · {day.isoformat()}{where}", text="\n".join(lines))
 
 
 def _tip_lines(summary: ChatSummary) -> list[str]:
