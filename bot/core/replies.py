@@ -12,6 +12,14 @@ class Button(BaseModel):
     data: str  # signed callback data (see bot.core.callbacks); short enough for Telegram's 64 bytes
 
 
+class Prompt(BaseModel):
+    """A reply that asks for a typed answer (a custom size, a number of days): where typing into the chat is
+    not possible (a Discord server without the message content intent) the adapter asks in a form."""
+
+    label: str  # the question in a few words (Discord: at most 45 characters)
+    placeholder: str = ""  # an example answer
+
+
 class Section(BaseModel):
     """A named part of a reply's text (an embed field on Discord)."""
 
@@ -37,6 +45,7 @@ class Reply(BaseModel):
     tone: Literal["buy", "sell", "hold", "info", "warning"] | None = None
     sections: list[Section] = Field(default_factory=list)
     footer: str | None = None
+    prompt: Prompt | None = None
 
     @classmethod
     def sectioned(cls, title: str, sections: list[tuple[str, list[str]]], footer: list[str], **extra: object

@@ -13,14 +13,19 @@ from typing import Any
 
 import discord
 
-from bot.core.replies import Button
+from bot.core.replies import Button, Prompt
 from bot.discord.render import LABEL_MAX, button_rows
 
 # The codec's alphabet (action, args and signature joined by ":"); Discord allows 100 characters of custom id.
 CUSTOM_ID = re.compile(r"(?P<data>[A-Za-z0-9_.\-/+:]{1,100})")
 
-# Set by the client at start: what a press does (bot.discord.interactions.on_press).
+# A prompt's button: "~ask~<question>~<example>" ("~" is outside the codec's alphabet, so it never reaches the
+# core as button data). It carries no authority: it opens a form whose answer goes to the core as typed text.
+PROMPT_ID = re.compile(r"~ask~(?P<label>[^~]{1,45})~(?P<placeholder>[^~]{0,48})")
+
+# Set by the client at start: what a press does (bot.discord.interactions.on_press) and what an answer does.
 PressHandler = Callable[[discord.Interaction, str], Awaitable[None]]
+AnswerHandler = Callable[[discord.Interaction, str], Awaitable[None]]
 
 
 class CoreButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CUSTOM_ID):
@@ -42,15 +47,52 @@ class CoreButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CUSTOM
         await handler(interaction, self.data)
 
 
-def view_of(buttons: list[list[Button]]) -> discord.ui.View | None:
-    """The reply's buttons as a persistent view (no timeout: the custom ids carry everything)."""
-    rows = button_rows(buttons)
-    if not rows:
+class AnswerForm(discord.ui.Modal):
+    """The form a prompt opens: one line of text, handed to the core as if typed into the chat."""
+
+    def __init__(self, label: str, placeholder: str) -> None:
+        super().__init__(title="Your answer", timeout=600, custom_id="tipster:answer")
+        self.answer: discord.ui.TextInput[AnswerForm] = discord.ui.TextInput(
+            label=label, placeholder=placeholder or None, max_length=100, custom_id="answer")
+        self.add_item(self.answer)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        handler: AnswerHandler = interaction.client.on_core_answer  # type: ignore[attr-defined]
+        await handler(interaction, self.answer.value)
+
+
+class PromptButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=PROMPT_ID):
+    """[✍️ Type it]: opens the prompt's form at once (a form must be an interaction's first answer)."""
+
+    def __init__(self, label: str, placeholder: str, row: int | None = None) -> None:
+        label, placeholder = label[:45].replace("~", "-"), placeholder[:48].replace("~", "-")
+        super().__init__(discord.ui.Button(label="✍️ Type it", custom_id=f"~ask~{label}~{placeholder}",
+                                           style=discord.ButtonStyle.primary), row=row)
+        self.question, self.example = label, placeholder
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
+                             match: re.Match[str], /) -> PromptButton:
+        return cls(match["label"], match["placeholder"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(AnswerForm(self.question, self.example))
+
+
+def view_of(buttons: list[list[Button]], prompt: Prompt | None = None) -> discord.ui.View | None:
+    """The reply's buttons as a persistent view (no timeout: the custom ids carry everything); a prompt adds
+    its [✍️ Type it] first."""
+    rows = button_rows(buttons)[: 4 if prompt else 5]
+    if not rows and prompt is None:
         return None
     view = discord.ui.View(timeout=None)
+    offset = 0
+    if prompt is not None:
+        view.add_item(PromptButton(prompt.label, prompt.placeholder, row=0))
+        offset = 1
     for row_index, row in enumerate(rows):
         for button in row:
-            view.add_item(CoreButton(button.data, button.label, row=row_index))
+            view.add_item(CoreButton(button.data, button.label, row=row_index + offset))
     return view
 
 

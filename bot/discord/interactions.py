@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.core.registry import registry
+from bot.core.replies import Reply
 from bot.discord.buttons import custom_ids
 from bot.discord.context import interaction_context, message_context, reaction_context
 from bot.discord.send import answer_press, follow_up, send_to
@@ -51,6 +52,17 @@ async def on_press(core: TipsterCore, interaction: discord.Interaction, data: st
         return
     replies = await core.handle_button(interaction_context(interaction), data)
     await answer_press(interaction, replies)
+
+
+async def on_answer(core: TipsterCore, interaction: discord.Interaction, text: str) -> None:
+    """A prompt's form submitted: its text goes to the core exactly as if typed into this chat."""
+    ephemeral = bool(interaction.message is not None and interaction.message.flags.ephemeral)
+    if not await _defer(interaction, ephemeral=ephemeral, thinking=True):
+        return
+    replies = await core.handle_text(interaction_context(interaction), text)
+    if not replies:  # the step ended meanwhile (answered, cancelled, replaced): the text meant nothing
+        replies = [Reply(text="That step has ended; start again from its button.")]
+    await follow_up(interaction, replies, ephemeral=ephemeral)
 
 
 async def on_reaction(core: TipsterCore, client: discord.Client, payload: discord.RawReactionActionEvent) -> None:

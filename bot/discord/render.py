@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import discord
 
-from bot.core.replies import Button, Reply, split_text
+from bot.core.replies import Button, Prompt, Reply, split_text
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096
@@ -41,6 +41,7 @@ class Part:
 
     embed: discord.Embed
     buttons: list[list[Button]] = field(default_factory=list)
+    prompt: Prompt | None = None
 
 
 def cut(text: str, limit: int) -> str:
@@ -66,7 +67,7 @@ def _body(reply: Reply, chunk: str) -> str:
 def render(reply: Reply) -> list[Part]:
     """The reply as Discord messages (one embed each)."""
     if reply.sections:
-        return [Part(_sectioned(reply), reply.buttons)]
+        return [Part(_sectioned(reply), reply.buttons, reply.prompt)]
     room = DESCRIPTION_MAX - 8  # escaping adds characters: a chunk is re-split below if it outgrew the room
     parts: list[Part] = []
     chunks = split_text(reply.text, room // 2 if reply.monospace else room) if reply.text else [""]
@@ -78,6 +79,7 @@ def render(reply: Reply) -> list[Part]:
     if not reply.text and not reply.title:
         parts = [Part(_embed(reply, None, escape(reply.notice or "…")))]
     parts[-1].buttons = reply.buttons
+    parts[-1].prompt = reply.prompt
     return parts
 
 

@@ -30,7 +30,7 @@ async def follow_up(interaction: discord.Interaction, replies: list[Reply], *, e
         return
     for reply in shown:
         for part in render(reply):
-            view = view_of(part.buttons)
+            view = view_of(part.buttons, part.prompt)
             if view is not None:
                 await interaction.followup.send(embed=part.embed, view=view, ephemeral=ephemeral,
                                                 allowed_mentions=NO_MENTIONS)
@@ -52,7 +52,7 @@ async def answer_press(interaction: discord.Interaction, replies: list[Reply]) -
     for reply in shown:
         parts = render(reply)
         if reply.edit and len(parts) == 1:
-            view = view_of(parts[0].buttons)
+            view = view_of(parts[0].buttons, parts[0].prompt)
             try:
                 await interaction.edit_original_response(embed=parts[0].embed, view=view,
                                                          allowed_mentions=NO_MENTIONS)
@@ -68,7 +68,7 @@ async def send_to(channel: discord.abc.Messageable, replies: list[Reply],
     sent: list[discord.Message] = []
     for reply in visible(replies):
         for part in render(reply):
-            view = view_of(part.buttons)
+            view = view_of(part.buttons, part.prompt)
             kwargs: dict[str, object] = {"embed": part.embed, "allowed_mentions": NO_MENTIONS}
             if view is not None:
                 kwargs["view"] = view

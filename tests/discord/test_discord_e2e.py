@@ -189,6 +189,19 @@ async def test_reactions_approve_for_the_owner_only(server: FakeDiscord, bot: Ti
     assert len(server.messages[CHANNEL]) == before + 1  # Carol's ✅ posted nothing
     assert await refused_reactions(bot) == [f"discord:{CAROL}"]
 
+    # A custom size: typed text does not reach a bot in a server, so the question comes with a form.
+    press = await server.press_button(BOB, int(picker["id"]), custom_ids(picker)["Custom…"])
+    await server.wait_response(press, followups=1)
+    [question] = press.followups
+    assert "Type the size in dollars" in embed(question)["description"]
+    form = await server.press_button(BOB, int(question["id"]), custom_ids(question)["✍️ Type it"])
+    shown = await server.wait_response(form)
+    assert shown.response_type == 9  # the form is the press's first and only answer
+    answer = await server.submit_modal(BOB, "tipster:answer", {"answer": "250.75"})
+    await server.wait_response(answer, followups=1)
+    [confirmation] = answer.followups
+    assert "size $250.75" in embed(confirmation)["description"] and "Confirm" in custom_ids(confirmation)
+
 
 async def test_a_broadcast_reaches_dms_with_a_429_waited_out(server: FakeDiscord, bot: TipsterCore):
     for user in (BOB, CAROL):  # registered by their first command

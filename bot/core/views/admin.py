@@ -11,7 +11,7 @@ from bot.core import cards
 from bot.core.args import shorten
 from bot.core.formatting import local_time
 from bot.core.kernel import Core
-from bot.core.replies import Button, Reply
+from bot.core.replies import Button, Prompt, Reply
 from bot.core.usecases.admin_stats import AdminSummary, Health, Stats
 from bot.core.usecases.messages import Answer, BroadcastDraft, ContactSent, Inbox
 from bot.core.usecases.users import (
@@ -102,7 +102,8 @@ def approved(approval: Approval, *, edit: bool = False, notice: str | None = Non
 
 def custom_days_question(core: Core, target: User, max_days: int) -> Reply:
     return Reply(text=f"For how many days should {target.identity} get access? Type a number (1-{max_days}), "
-                      "or /cancel.", buttons=[[core.button("Cancel", "cx")]], notice="How many days?")
+                      "or /cancel.", buttons=[[core.button("Cancel", "cx")]], notice="How many days?",
+                 prompt=Prompt(label="Days of access", placeholder=f"1-{max_days}"))
 
 
 def rejected(target: User) -> Reply:

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.core.formatting import local_time, money
 from bot.core.kernel import Core
-from bot.core.replies import Reply
+from bot.core.replies import Prompt, Reply
 from bot.core.usecases.paging import Page
 from bot.core.usecases.positions import (
     BrokerSummary,
@@ -45,7 +45,8 @@ def size_picker(core: Core, signal: Signal, user: User) -> Reply:
 
 
 def size_question() -> Reply:
-    return Reply(text="Type the size in dollars (e.g. 250), or /cancel.", notice="Type a size")
+    return Reply(text="Type the size in dollars (e.g. 250), or /cancel.", notice="Type a size",
+                 prompt=Prompt(label="Size in dollars", placeholder="250"))
 
 
 def confirmation(core: Core, quote: Quote, action: str, *args: object) -> Reply:
