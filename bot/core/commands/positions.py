@@ -4,10 +4,11 @@ ownership and role (in the use cases); amounts in buttons are signed."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal
 
-from bot.core.args import ascii_int, parse_id, plain_decimal, shorten
+from bot.core.args import parse_id, plain_decimal, shorten
 from bot.core.context import ChatContext
 from bot.core.errors import UserError
 from bot.core.flows import already_done, ask_confirmation, take_confirmation
@@ -73,6 +74,24 @@ def parse_size(text: str, usage: str | None = None) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
+# A size as the bot writes it into a button: whole dollars (every button made before cents were kept, and the
+# quick sizes) or dollars and cents. Only that form is read back: no sign, exponent, NaN or second point.
+_BUTTON_SIZE_RE = re.compile(r"[0-9]{1,8}(?:\.[0-9]{1,2})?")
+
+
+def size_arg(notional: Decimal) -> str:
+    """A size for a button, to the cent: `250` or `250.50` (str() of a Decimal may give an exponent)."""
+    return f"{notional:.0f}" if notional == notional.to_integral_value() else f"{notional:.2f}"
+
+
+def button_size(text: str) -> Decimal | None:
+    """The size a button carries (see size_arg), from $1 to MAX_SIZE; None for anything else."""
+    value = plain_decimal(text) if _BUTTON_SIZE_RE.fullmatch(text) else None
+    if value is None or not 1 <= value <= MAX_SIZE:
+        return None
+    return value.quantize(Decimal("0.01"))
+
+
 def price_parser(name: str) -> Callable[[str], Decimal]:
     """A stop-loss or take-profit level: a plain positive price (how far from the market is the use case's)."""
     def parse(text: str) -> Decimal:
@@ -113,13 +132,13 @@ async def open_button(core: Core, press: Press) -> list[Reply]:
 
 @registry.button("os", permission=TRADE)
 async def size_button(core: Core, press: Press) -> list[Reply]:
-    if len(press.args) != 2 or ascii_int(press.args[1]) is None:
+    notional = button_size(press.args[1]) if len(press.args) == 2 else None
+    if notional is None:
         return [Reply(notice="This button is not valid.")]
     signal = await tradeable_signal(core, press.user, press.args[0])
-    notional = parse_size(press.args[1])
     quote = await quote_for_tip(core, press.user, signal, notional)
     nonce = await ask_confirmation(core, press.user.id, press.ctx.chat_key, "open_tip")
-    reply = confirmation(core, quote, "oy", signal.id, int(notional), nonce)
+    reply = confirmation(core, quote, "oy", signal.id, size_arg(notional), nonce)
     reply.edit = True
     return [reply]
 
@@ -138,17 +157,19 @@ async def continue_open_size(core: Core, req: Request, flow: Flow) -> list[Reply
     quote = await quote_for_tip(core, req.user, signal, notional)
     # The confirmation's flow replaces the size question's.
     nonce = await ask_confirmation(core, req.user.id, req.ctx.chat_key, "open_tip")
-    return [confirmation(core, quote, "oy", signal.id, int(notional), nonce)]
+    return [confirmation(core, quote, "oy", signal.id, size_arg(notional), nonce)]
 
 
 @registry.button("oy", permission=TRADE, expensive=True)
 async def confirm_button(core: Core, press: Press) -> list[Reply]:
-    if len(press.args) != 3 or ascii_int(press.args[1]) is None:
+    # The size is read before the confirmation is taken: a bad button consumes nothing.
+    notional = button_size(press.args[1]) if len(press.args) == 3 else None
+    if notional is None:
         return [Reply(notice="This button is not valid.")]
     signal = await tradeable_signal(core, press.user, press.args[0])
     if await take_confirmation(core, press, "open_tip") is None:
         return already_done()
-    quote = await quote_for_tip(core, press.user, signal, parse_size(press.args[1]))
+    quote = await quote_for_tip(core, press.user, signal, notional)
     return [_pressed(open_reply(await open_quote(core, press.ctx, press.user, quote)))]
 
 
