@@ -13,19 +13,6 @@ from engine.market.symbols import is_valid_symbol, normalise_symbol
 
 MAX_ARG_LEN = 64
 
-# Accepted spellings of the per-request overrides of SPEC §2 step 5.
-OVERRIDE_KEYS = {
-    "buy": "buy_threshold",
-    "buy_threshold": "buy_threshold",
-    "sell": "sell_threshold",
-    "sell_threshold": "sell_threshold",
-    "tw": "technical_weight",
-    "technical_weight": "technical_weight",
-    "sw": "sentiment_weight",
-    "sentiment_weight": "sentiment_weight",
-}
-
-
 # The one grammar for numbers typed in chat: ASCII digits only. str.isdigit() passes "²", which int() refuses;
 # int(), float() and Decimal() take "١٢", "1_000", "1e30000000", "nan" and "inf". None of those is a number here.
 _WHOLE_RE = re.compile(r"[0-9]{1,18}")  # 18 digits always fit SQLite's 64-bit INTEGER
@@ -163,28 +150,6 @@ def split_key_values(tokens: list[str], usage: str | None = None) -> tuple[list[
         else:
             positional.append(token)
     return positional, pairs
-
-
-def parse_overrides(pairs: dict[str, str], usage: str | None = None) -> dict[str, float]:
-    """Thresholds and weights given with a command; one weight alone sets the other to 1 − it."""
-    out: dict[str, float] = {}
-    for key, raw in pairs.items():
-        field = OVERRIDE_KEYS.get(key)
-        if field is None:
-            allowed = "buy=, sell=, tw=, sw="
-            raise UserError(f"Unknown option {shorten(key)!r}; options are {allowed}.", usage)
-        if field in out:
-            raise UserError(f"{field} is given twice.", usage)
-        if field.endswith("weight"):
-            out[field] = parse_number(raw, key, 0.0, 1.0, usage)
-        else:
-            out[field] = parse_number(raw, key, -1.0, 1.0, usage)
-    tw, sw = out.get("technical_weight"), out.get("sentiment_weight")
-    if tw is not None and sw is None:
-        out["sentiment_weight"] = round(1.0 - tw, 10)
-    elif sw is not None and tw is None:
-        out["technical_weight"] = round(1.0 - sw, 10)
-    return out
 
 
 def shorten(text: str, limit: int = 24) -> str:

@@ -11,38 +11,27 @@ import discord
 from bot.core.context import ChatContext
 
 
-def interaction_context(interaction: discord.Interaction) -> ChatContext:
-    user = interaction.user
-    in_guild = interaction.guild_id is not None
+def _context(user_id: int, channel_id: int | None, in_guild: bool, username: str | None,
+             display_name: str | None = None) -> ChatContext:
     return ChatContext(
         platform="discord",
-        user_id=str(user.id),
-        chat_id=str(interaction.channel_id) if in_guild else str(user.id),
+        user_id=str(user_id),
+        chat_id=str(channel_id) if in_guild else str(user_id),
         chat_type="group" if in_guild else "private",
-        username=user.name,
-        display_name=user.display_name or None,
+        username=username,
+        display_name=display_name or None,
     )
+
+
+def interaction_context(interaction: discord.Interaction) -> ChatContext:
+    user = interaction.user
+    return _context(user.id, interaction.channel_id, interaction.guild_id is not None, user.name, user.display_name)
 
 
 def reaction_context(payload: discord.RawReactionActionEvent, member_name: str | None = None) -> ChatContext:
-    in_guild = payload.guild_id is not None
-    return ChatContext(
-        platform="discord",
-        user_id=str(payload.user_id),
-        chat_id=str(payload.channel_id) if in_guild else str(payload.user_id),
-        chat_type="group" if in_guild else "private",
-        username=member_name,
-    )
+    return _context(payload.user_id, payload.channel_id, payload.guild_id is not None, member_name)
 
 
 def message_context(message: discord.Message) -> ChatContext:
     author = message.author
-    in_guild = message.guild is not None
-    return ChatContext(
-        platform="discord",
-        user_id=str(author.id),
-        chat_id=str(message.channel.id) if in_guild else str(author.id),
-        chat_type="group" if in_guild else "private",
-        username=author.name,
-        display_name=author.display_name or None,
-    )
+    return _context(author.id, message.channel.id, message.guild is not None, author.name, author.display_name)
