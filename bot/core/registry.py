@@ -69,10 +69,11 @@ class Registry:
 
     def command(self, name: str, summary: str, *, args: tuple[Arg, ...] | list[Arg] = (),
                 permission: Permission = Permission.SIGNALS, expensive: bool = False, group: str = "Tips",
-                private: bool = False) -> Callable[[CommandHandler], CommandHandler]:
+                private: bool = False, ignore_extra: bool = False) -> Callable[[CommandHandler], CommandHandler]:
         """Declare a command with its typed arguments: `registry.command("signal", "a tip", args=(Arg(...),))`.
-        Text parsing, Discord's slash options, /help and usage lines are all generated from `args`."""
-        signature = Signature(tuple(args))
+        Text parsing, Discord's slash options, /help and usage lines are all generated from `args`.
+        `ignore_extra`: words typed past `args` are dropped, not refused (see Signature)."""
+        signature = Signature(tuple(args), ignore_extra)
 
         def register(fn: CommandHandler) -> CommandHandler:
             if name in self.commands:

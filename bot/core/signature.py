@@ -180,9 +180,15 @@ class Arg:
 
 @dataclass(frozen=True)
 class Signature:
-    """A command's arguments in order; keyed options may come anywhere before a TEXT argument."""
+    """A command's arguments in order; keyed options may come anywhere before a TEXT argument.
+
+    `ignore_extra`: typed text from the first word past the declared positional arguments on is dropped
+    instead of refused. For /start, whose Telegram deep links (t.me/bot?start=PAYLOAD) send `/start PAYLOAD`:
+    the payload means nothing here, so it is no argument (no usage placeholder, no Discord option), just not
+    an error."""
 
     args: tuple[Arg, ...] = ()
+    ignore_extra: bool = False
     positional: tuple[Arg, ...] = field(init=False)
     keyed: dict[str, Arg] = field(init=False)  # every spelling → its argument
 
@@ -241,6 +247,8 @@ class Signature:
                 values[arg.name] = arg.parse(raw)
                 continue
             if next_arg is None:
+                if self.ignore_extra:
+                    break
                 if not self.positional:
                     raise UserError(f"This command takes no arguments, not {shorten(token)!r}.")
                 labels = " ".join(a.label for a in self.positional)

@@ -17,7 +17,9 @@ from bot.core.views.general import (
 )
 
 
-@registry.command("start", "welcome and what I can do", permission=Permission.BASIC, group="General")
+# Telegram deep links (t.me/bot?start=PAYLOAD) arrive as `/start PAYLOAD`: the welcome, not an error.
+@registry.command("start", "welcome and what I can do", permission=Permission.BASIC, group="General",
+                  ignore_extra=True)
 async def start(core: Core, req: Request) -> list[Reply]:
     name = req.ctx.display_name or req.ctx.username or "trader"
     reply = welcome_reply(name, core.services.market.demo, req.user.role, access_message(req.user, core.now()))
