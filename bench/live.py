@@ -23,8 +23,14 @@ import statistics
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 
 from engine.models import AssetClass, SentimentReading
+
+# Run as a script (`python bench/live.py`), Python puts bench/ on sys.path, not the repo root, and bench/
+# and tests/ are not installed packages: put the root first, as `python -m bench.live` has it.
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 COLD_RUNS = 5
 WARM_REQUESTS = 50
@@ -60,7 +66,7 @@ async def _cold(url: str) -> None:
 
 
 async def _child(url: str) -> dict[str, float | str]:
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.live", "--cold", url,
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.live", "--cold", url, cwd=ROOT,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await proc.communicate()
     if proc.returncode != 0:

@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import random
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -37,6 +38,11 @@ from engine.market.replay import ReplayMarket
 from engine.models import Candles, SignalParams
 from engine.signals import generate_signal
 from storage.db import to_db_time, utcnow
+
+# Run as a script (`python bench/monitoring.py`), Python puts bench/ on sys.path, not the repo root, and bench/
+# and tests/ are not installed packages: put the root first, as `python -m bench.monitoring` has it.
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 BASES = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
 CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import logging
 import multiprocessing
+import sys
 import tempfile
 import time
 from multiprocessing.connection import Connection
@@ -25,7 +26,12 @@ from bot.core.outbox import AlertOutbox
 from bot.core.replies import Button, Reply
 from bot.telegram.outbox_sender import ALERTS_PER_SECOND, TelegramAlertSender, outbox_bot
 from storage.db import Database
-from tests.support.bot_api_server import FakeBotApi
+
+# Run as a script (`python bench/outbox.py`), Python puts bench/ on sys.path, not the repo root, and bench/
+# and tests/ are not installed packages: put the root first, as `python -m bench.outbox` has it.
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.support.bot_api_server import FakeBotApi  # noqa: E402
 
 TOKEN = "123456:BENCH-token-abcdefghijklmnopqrst"
 FIRST_CHAT = 10_000

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.monitoring import AliasMarket
 from bot.app import open_core
 from bot.core.jobs.positions import PositionMonitor, TickResult
 from bot.core.service import TipsterCore
@@ -32,6 +32,12 @@ from engine.market.replay import ReplayMarket
 from engine.models import Candles
 from engine.positions import ExitBook, Position, SymbolBars, build_window, decide, pnl_fraction
 from storage.db import to_db_time
+
+# Run as a script (`python bench/positions.py`), Python puts bench/ on sys.path, not the repo root, and bench/
+# and tests/ are not installed packages: put the root first, as `python -m bench.positions` has it.
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.monitoring import AliasMarket  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
 
