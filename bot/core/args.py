@@ -152,6 +152,18 @@ def split_key_values(tokens: list[str], usage: str | None = None) -> tuple[list[
     return positional, pairs
 
 
+def size_arg(notional: Decimal) -> str:
+    """A size for a button, to the cent: `250` or `250.50` (str() of a Decimal may give an exponent)."""
+    return f"{notional:.0f}" if notional == notional.to_integral_value() else f"{notional:.2f}"
+
+
+def size_text(notional: Decimal) -> str:
+    """A size as views show it: `$250`, or `$250.50` when it has cents."""
+    from bot.core.formatting import money
+
+    return money(notional, cents=notional != notional.to_integral_value())
+
+
 def shorten(text: str, limit: int = 24) -> str:
     """Echo user input back safely: bounded length, no control characters."""
     cleaned = "".join(ch if ch.isprintable() else "?" for ch in text)

@@ -74,3 +74,25 @@ async def test_a_size_that_is_not_a_plain_amount_is_refused(pcore: TipsterCore, 
     # The refusal consumed nothing: the real Confirm still opens the typed size.
     assert "Position #1 opened" in texts(await core.handle_button(ME, button_data(confirm, "Confirm")))
     assert (await core.trading.repo.get(1)).notional == Decimal("250.50")
+
+
+async def test_a_default_size_with_cents_opens_to_the_cent(pcore: TipsterCore):
+    core = pcore
+    await core.handle_text(ME, "/settings size=250.50")
+    card = await buy_card(core)
+    sizes = (await core.handle_button(ME, button_data(card, "Open position")))[0]
+    confirm = (await core.handle_button(ME, button_data(sizes, "My default $250.50")))[0]
+    assert "size $250.50" in confirm.text
+    assert "Position #1 opened" in texts(await core.handle_button(ME, button_data(confirm, "Confirm")))
+    assert (await core.trading.repo.get(1)).notional == Decimal("250.50")
+
+
+async def test_a_whole_dollar_default_saved_before_still_shows_and_opens(pcore: TipsterCore):
+    core = pcore
+    user = await core.ensure_user(ME)
+    await core.storage.users.update_settings(user.id, {"size": 300})  # as older versions saved it: a number
+    card = await buy_card(core)
+    sizes = (await core.handle_button(ME, button_data(card, "Open position")))[0]
+    confirm = (await core.handle_button(ME, button_data(sizes, "My default $300")))[0]
+    assert "Position #1 opened" in texts(await core.handle_button(ME, button_data(confirm, "Confirm")))
+    assert (await core.trading.repo.get(1)).notional == Decimal(300)

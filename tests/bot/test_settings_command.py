@@ -22,15 +22,16 @@ async def test_typed_options_are_saved_by_their_setting_names(core: TipsterCore)
     await core.handle_text(user_ctx(), "/settings technical_weight=0.7 tf=4h")
     assert await saved(core) == {"buy_threshold": 0.3, "timezone": "Europe/Berlin", "technical_weight": 0.7,
                                  "sentiment_weight": 0.3, "timeframe": "4h"}
-    # A default size is whole dollars, as the size buttons are.
+    # A default size is kept to the cent (as text: JSON keeps it exact), and shown with its cents.
     await core.handle_text(user_ctx(), "/settings size=500.75")
-    assert (await saved(core))["size"] == 500
-    assert "size = $500 (default" in texts(await core.handle_text(user_ctx(), "/settings"))
+    assert (await saved(core))["size"] == "500.75"
+    assert "size = $500.75 (default" in texts(await core.handle_text(user_ctx(), "/settings"))
     await core.handle_text(user_ctx(), "/settings size=$250")  # with the dollar sign, as before
-    assert (await saved(core))["size"] == 250
+    assert (await saved(core))["size"] == "250"
+    assert "size = $250 (default" in texts(await core.handle_text(user_ctx(), "/settings"))
     for bad in ("size=0", "size=$1000001", "size=1e3", "size=$"):
         assert "size must be" in texts(await core.handle_text(user_ctx(), f"/settings {bad}")), bad
-    assert (await saved(core))["size"] == 250
+    assert (await saved(core))["size"] == "250"
 
 
 async def test_named_options_store_what_typing_stores(core: TipsterCore) -> None:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from decimal import Decimal
 
-from bot.core.args import parse_id, plain_decimal, shorten
+from bot.core.args import parse_id, plain_decimal, shorten, size_arg
 from bot.core.context import ChatContext
 from bot.core.errors import UserError
 from bot.core.flows import already_done, ask_confirmation, take_confirmation
@@ -28,7 +28,6 @@ from bot.core.usecases.positions import (
     open_quote,
     own_position,
     own_position_arg,
-    period_performance,
     positions_overview,
     quote_for_text,
     quote_for_tip,
@@ -39,6 +38,7 @@ from bot.core.usecases.positions import (
     tradeable_signal,
     trades_page,
 )
+from bot.core.usecases.reports import pnl_report
 from bot.core.views.positions import (
     close_all_question,
     close_all_reply,
@@ -48,7 +48,6 @@ from bot.core.views.positions import (
     no_open_positions,
     not_open,
     open_reply,
-    pnl_reply,
     positions_reply,
     reset_done,
     reset_question,
@@ -56,6 +55,7 @@ from bot.core.views.positions import (
     size_question,
     trades_reply,
 )
+from bot.core.views.reports import pnl_report_reply
 from engine.brokers.base import Side
 from storage.models import Flow, User
 
@@ -77,11 +77,6 @@ def parse_size(text: str, usage: str | None = None) -> Decimal:
 # A size as the bot writes it into a button: whole dollars (every button made before cents were kept, and the
 # quick sizes) or dollars and cents. Only that form is read back: no sign, exponent, NaN or second point.
 _BUTTON_SIZE_RE = re.compile(r"[0-9]{1,8}(?:\.[0-9]{1,2})?")
-
-
-def size_arg(notional: Decimal) -> str:
-    """A size for a button, to the cent: `250` or `250.50` (str() of a Decimal may give an exponent)."""
-    return f"{notional:.0f}" if notional == notional.to_integral_value() else f"{notional:.2f}"
 
 
 def button_size(text: str) -> Decimal | None:
@@ -248,12 +243,13 @@ async def close_all_confirm(core: Core, press: Press) -> list[Reply]:
     return [close_all_reply(await close_all(core, press.user))]
 
 
-@registry.command("pnl", "performance of your closed positions", permission=TRADE, group="Positions", private=True,
+@registry.command("pnl", "performance of your closed positions: profit %, profit factor, expectancy, drawdown",
+                  permission=TRADE, group="Positions", private=True,
                   args=(Arg("period", Kind.CHOICE, "the last 24 hours, 7 or 30 days, or all (the default)",
                             choices=tuple(PERIODS), default="all"),))
 async def pnl_cmd(core: Core, req: Request) -> list[Reply]:
     period: str = req.values["period"]
-    return [pnl_reply(period, await period_performance(core, req.user, period))]
+    return [pnl_report_reply(period, await pnl_report(core, req.user, period))]
 
 
 @registry.command("trades", "your closed positions, paged", permission=TRADE, group="Positions", private=True,

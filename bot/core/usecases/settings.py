@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from bot.core.args import shorten
+from bot.core.args import shorten, size_arg
 from bot.core.context import ChatContext
 from bot.core.errors import UserError
 from bot.core.kernel import Core
@@ -42,7 +42,7 @@ class SettingsChange:
     overrides: dict[str, float] = field(default_factory=dict)  # buy_threshold, ..., by parameter name
     timezone: str | None = None
     summary: str | None = None  # HH:MM or off
-    size: Decimal | None = None  # whole dollars are kept
+    size: Decimal | None = None  # to the cent
 
     def fields(self) -> dict[str, Any]:
         """The change by stored setting name."""
@@ -54,7 +54,7 @@ class SettingsChange:
         if self.summary is not None:
             out["summary"] = self.summary
         if self.size is not None:
-            out["size"] = int(self.size)  # the size buttons are whole dollars
+            out["size"] = size_arg(self.size.quantize(Decimal("0.01")))  # a string: JSON keeps it exact
         return out
 
 

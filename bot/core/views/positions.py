@@ -1,12 +1,13 @@
 """Position replies: the size picker, the confirmation card, what an open or a close did, the positions list,
-/pnl, /trades, /resetpaper, the alerts a fill or an exit queues, and positions' lines in the daily summary,
-/stats and /health."""
+/pnl's performance lines (views/reports.py adds its figures), /trades, /resetpaper, the alerts a fill or an
+exit queues, and positions' lines in the daily summary, /stats and /health."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
+from bot.core.args import plain_decimal, size_arg, size_text
 from bot.core.formatting import local_time, money
 from bot.core.kernel import Core
 from bot.core.replies import Prompt, Reply
@@ -35,10 +36,10 @@ PNL_NOTE = "Dollar PnL is net of the entry fee; closing pays the exit fee too."
 def size_picker(core: Core, signal: Signal, user: User) -> Reply:
     """Sizes in dollars for a tip's [Open position], the user's default size first when they set one."""
     sizes = [core.button(money(n, cents=False), "os", signal.id, n) for n in QUICK_SIZES]
-    default = user.settings.get("size")
+    default = plain_decimal(str(user.settings.get("size") or ""))  # saved as 250 (older) or "250.50"
     rows = [sizes, [core.button("Custom…", "oc", signal.id), core.button("Cancel", "cx")]]
     if default:
-        rows.insert(0, [core.button(f"My default {money(default, cents=False)}", "os", signal.id, int(default))])
+        rows.insert(0, [core.button(f"My default {size_text(default)}", "os", signal.id, size_arg(default))])
     return Reply(title=f"Open {signal_side(signal).value} {signal.symbol}: what size?",
                  text=f"From tip #{signal.id} ({signal.recommendation.value}). Pick a size in dollars.",
                  buttons=rows, notice="Pick a size")
@@ -213,12 +214,6 @@ def performance_lines(perf: Performance) -> list[str]:
     for label, groups in (("By symbol", perf.by_symbol), ("By exit reason", perf.by_exit_reason)):
         lines.append(f"{label}: " + ", ".join(f"{g.key} {g.trades} · {money(g.total)}" for g in groups))
     return lines
-
-
-def pnl_reply(period: str, perf: Performance | None) -> Reply:
-    if perf is None:
-        return Reply(text=f"No closed positions ({period}).")
-    return Reply(title=f"Performance ({period})", text="\n".join(performance_lines(perf)))
 
 
 def trades_reply(core: Core, user: User, page: Page[Position]) -> Reply:

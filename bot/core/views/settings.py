@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
-from bot.core.formatting import money
+from bot.core.args import size_text
 from bot.core.replies import Reply
 from bot.core.usecases.settings import SettingsSaved, SettingsState
 
@@ -23,7 +24,7 @@ def settings_text(state: SettingsState, usage: str) -> str:
         f"tw = {params.technical_weight:g}{mark('technical_weight')}",
         f"sw = {params.sentiment_weight:g}{mark('sentiment_weight')}",
         f"tz = {saved.get('timezone', 'UTC')}{mark('timezone')}",
-        f"size = {money(saved['size'], cents=False) if 'size' in saved else 'none'}"
+        f"size = {size_text(Decimal(str(saved['size']))) if 'size' in saved else 'none'}"
         " (default position size for [Open position])",
         f"summary = {state.summary}{' (default)' if state.summary_is_default else ''}"
         f" (this chat's daily summary{summary_note})",
