@@ -1,0 +1,1 @@
+"""Strategies: one file each behind the `Strategy` protocol of base.py, chosen by name (see registry.py)."""
