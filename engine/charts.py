@@ -39,9 +39,9 @@ PADDING = {"left": 0.4, "right": 1.0, "top": 0.6, "bottom": 0.35}  # room for th
 
 # Colours a colour-blind reader can still tell apart (the Okabe-Ito palette), one per line.
 EMA_FAST, EMA_SLOW, BANDS = "#E69F00", "#0072B2", "#999999"
-UP, DOWN = "#26A69A", "#EF5350"  # the candles' own up and down colours (mplfinance's "yahoo" style)
+UP, DOWN = "#00B060", "#FE3032"  # the candles' own up and down colours (mplfinance's "yahoo" style)
 BAR_WIDTH = 3.5  # points: a bar of volume or histogram per candle, with a gap at WINDOW_BARS across 1200 px
-LEVEL_COLOURS = {"entry": "#0072B2", "stop_loss": "#D55E00", "take_profit": "#009E73"}
+LEVEL_COLOURS = {"entry": "#000000", "stop_loss": "#D55E00", "take_profit": "#009E73"}
 LEVEL_NAMES = {"entry": "Entry", "stop_loss": "SL", "take_profit": "TP"}
 
 _render_lock = threading.Lock()
@@ -97,10 +97,14 @@ def _frame(candles: Candles, start: int) -> Any:
     }, index=index)
 
 
-def _price_limits(candles: Candles, start: int, levels: ChartLevels | None) -> tuple[float, float]:
-    """The price panel's range: the window's lows and highs and every level, with a margin, so a target far from
-    the price is still drawn rather than cut off."""
+def _price_limits(candles: Candles, ind: IndicatorSet, start: int, levels: ChartLevels | None
+                  ) -> tuple[float, float]:
+    """The price panel's range: the window's lows and highs, the Bollinger bands and every level, with a margin,
+    so neither a band nor a target far from the price is cut off."""
     values = [float(np.nanmin(candles.low[start:])), float(np.nanmax(candles.high[start:]))]
+    for band in (ind.bb_lower[start:], ind.bb_upper[start:]):
+        if np.isfinite(band).any():
+            values += [float(np.nanmin(band)), float(np.nanmax(band))]
     values += [value for _, value in (levels.items() if levels else [])]
     low, high = min(values), max(values)
     margin = (high - low) * 0.04 or abs(high) * 0.01 or 1.0
@@ -154,7 +158,7 @@ def chart_figure(candles: Candles, levels: ChartLevels | None = None, *, window:
     style = mpf.make_mpf_style(base_mpf_style="yahoo", gridstyle=":", rc={"font.size": 9})
     fig, axes = mpf.plot(
         _frame(candles, start), type="candle", style=style, addplot=_addplots(mpf, candles, ind, start),
-        panel_ratios=PANEL_RATIOS, ylabel=PANEL_LABELS["price"], ylim=_price_limits(candles, start, levels),
+        panel_ratios=PANEL_RATIOS, ylabel=PANEL_LABELS["price"], ylim=_price_limits(candles, ind, start, levels),
         figsize=(width_px / DPI, height_px / DPI), returnfig=True, tight_layout=False, scale_padding=PADDING,
         datetime_format="%m-%d %H:%M" if candles.timeframe != "1d" else "%Y-%m-%d", xrotation=0,
         warn_too_much_data=10 * window,
