@@ -44,7 +44,7 @@ def tip_sections(signal: Signal, tz: str = "UTC") -> tuple[list[tuple[str, list[
         f"fused {fmt.score(signal.fused_score, k)}",
     ]
     indicators = [
-        f"RSI {ind.rsi:.1f} · MACD hist {ind.macd_hist:,.{d}f} · ATR {fmt.price(signal.atr, d)}",
+        f"RSI {ind.rsi:.1f}{rsi_note(ind.rsi)} · MACD hist {ind.macd_hist:,.{d}f} · ATR {fmt.price(signal.atr, d)}",
         f"EMA12 {ind.ema_fast:,.{d}f} · EMA26 {ind.ema_slow:,.{d}f} · SMA20 {ind.sma_20:,.{d}f} · "
         f"SMA50 {ind.sma_50:,.{d}f}",
         f"Bollinger {ind.bb_lower:,.{d}f} – {ind.bb_upper:,.{d}f} · volume ×{ind.volume_ratio:.2f} of 20-bar mean",
@@ -60,6 +60,14 @@ def tip_sections(signal: Signal, tz: str = "UTC") -> tuple[list[tuple[str, list[
     sections = [("Levels", levels), ("Scores", scores), ("Indicators", indicators), ("Reasoning", reasoning),
                 ("Sentiment", [sentiment_line(signal)]), ("Data", data_lines(signal, tz))]
     return sections, footer
+
+
+def rsi_note(rsi: float) -> str:
+    """What follows the RSI on the card: overbought above 70, oversold below 30, judged on the value as shown
+    (one decimal). The default technical score reads a high RSI as bullish momentum; the note keeps the usual
+    reading beside it."""
+    shown = round(rsi, 1)
+    return " (overbought)" if shown > 70 else " (oversold)" if shown < 30 else ""
 
 
 def sentiment_line(signal: Signal) -> str:

@@ -20,7 +20,7 @@ TOKEN = "123456:MENU-token-abcdefghijklmnopqrstu"
 # help; the rare ones last, /forgetme (deletes everything) at the very end.
 EXPECTED = [
     "signal", "market", "signals", "history",
-    "positions", "open", "close", "pnl", "trades",
+    "positions", "open", "close", "pnl", "trades", "daily", "weekly", "monthly", "performance",
     "watch", "watchlist", "unwatch", "subscribe", "subscriptions", "unsubscribe",
     "settings", "status", "help", "start", "cancel",
     "contact", "resetpaper", "forgetme",

@@ -9,6 +9,7 @@ from bot.core.commands import (  # noqa: F401
     market,
     monitoring,
     positions,
+    reports,
     settings,
     signals,
 )

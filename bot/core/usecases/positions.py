@@ -220,11 +220,6 @@ def performance(closed: list[Position]) -> Performance | None:
                        by_symbol=groups("symbol"), by_exit_reason=groups("exit_reason"))
 
 
-async def period_performance(core: Core, user: User, period: str) -> Performance | None:
-    """Performance of the positions closed in `period` (a key of PERIODS), on the market's clock."""
-    return performance(await trading(core).closed_within(user.id, PERIODS[period]))
-
-
 async def trades_page(core: Core, user: User, number: int) -> Page[Position]:
     """A page of the user's closed positions, newest first; a page past the end is empty."""
     repo = trading(core).repo

@@ -233,15 +233,17 @@ class Trading:
         return moment if moment is not None else fill.filled_at or self.core.now()
 
     async def closed_within(self, user_id: int, span: timedelta | None) -> list[Position]:
-        """Closed positions of the last `span` of market time, each on its own symbol's clock (all: None)."""
+        """Closed positions of the last `span` of market time, each on its own symbol's clock (all: None);
+        every one of them, however many (the repository's default limit would cut a long history)."""
+        every = max(1, await self.repo.count_closed(user_id))
         if span is None:
-            return await self.repo.closed(user_id)
+            return await self.repo.closed(user_id, None, every)
         symbols = await self.repo.traded_symbols(user_id)
         if not symbols:
             return []
         starts = dict(zip(symbols, [now - span for now in await asyncio.gather(
             *(self.market_now(s) for s in symbols))], strict=True))
-        return [p for p in await self.repo.closed(user_id, min(starts.values()))
+        return [p for p in await self.repo.closed(user_id, min(starts.values()), every)
                 if p.closed_at is not None and p.closed_at >= starts.get(p.symbol, p.closed_at)]
 
     # ---- opening -------------------------------------------------------------------------------------
