@@ -29,6 +29,9 @@ from engine.options.chain import (
     select,
 )
 from engine.options.synthetic import SyntheticChainSource, expiries, realised_volatility, strikes, synthetic_chain
+from engine.strategies import fused, registry
+from engine.strategies.base import BUY, HOLD, SELL
+from engine.strategies.options import STRATEGY as OPTIONS
 from tests.support.fake_alpaca_options import FakeAlpacaOptions, FakeContract
 
 DATA = Path(__file__).resolve().parents[2] / "engine" / "market" / "data"
@@ -143,7 +146,8 @@ def c(name: str, *, kind: str = "call", expiry: date = date(2024, 10, 11), strik
 HAND_MADE = [
     c("WIN"),
     c("RUNNER", strike="225", delta=0.66, oi=3000, bid="4.95", ask="5.05"),  # spread 2%
-    c("EDGE_DAYS", expiry=date(2024, 10, 18), delta=0.50, oi=101, bid="9.90", ask="10.10"),  # 45 days, Δ .50, OI 101
+    # every bound at its edge: 45 days, Δ 0.50, OI 101, spread 0.50 / 10.00 = 5%
+    c("EDGE_DAYS", expiry=date(2024, 10, 18), delta=0.50, oi=101, bid="9.75", ask="10.25"),
     c("NEAR", expiry=date(2024, 9, 20)),  # 17 days
     c("FAR", expiry=date(2024, 11, 15)),  # 73 days
     c("JUST_SHORT", expiry=date(2024, 10, 2)),  # 29 days
@@ -177,13 +181,13 @@ def test_each_filter_excludes_the_contract_it_should() -> None:
 def test_the_score_orders_the_passing_contracts() -> None:
     without_win = [x for x in HAND_MADE if x.symbol != "WIN"]
     # RUNNER: delta fit 1 − 0.06/0.10 = 0.4; spread 2% → 0.6; log10(3000)/4 = 0.8693 → 0.2 + 0.18 + 0.1739 = 0.5539
-    # EDGE_DAYS: delta fit 0; spread 0.20/10 = 2% → 0.6; log10(101)/4 = 0.5011 → 0 + 0.18 + 0.1002 = 0.2802
+    # EDGE_DAYS: delta fit 0; spread 5% → 0; log10(101)/4 = 0.5011 → 0 + 0 + 0.2·0.5011 = 0.1002
     picked = select(chain(without_win), "BUY", AS_OF)
     assert picked.contract is not None and picked.contract.symbol == "RUNNER"
     assert picked.score == pytest.approx(0.5539, abs=1e-4)
     only_edge = select(chain([x for x in without_win if x.symbol != "RUNNER"]), "BUY", AS_OF)
     assert only_edge.contract is not None and only_edge.contract.symbol == "EDGE_DAYS"
-    assert only_edge.days == 45 and only_edge.score == pytest.approx(0.2802, abs=1e-4)
+    assert only_edge.days == 45 and only_edge.score == pytest.approx(0.1002, abs=1e-4)
 
 
 def test_a_sell_tip_gets_a_put_by_absolute_delta() -> None:
@@ -245,14 +249,14 @@ def test_contract_line_for_a_real_and_a_missing_contract() -> None:
 # ---- the synthetic chain ----------------------------------------------------------------------------------
 
 
-def bundled(name: str, last: str | None = None) -> Candles:
+def bundled(name: str, last: str | None = None, symbol: str | None = None) -> Candles:
     """The bundled daily candles read straight from the CSV (not through the replay), up to `last`."""
     rows = [line.split(",") for line in gzip.open(DATA / f"{name}-1d.csv.gz", "rt").read().splitlines()[1:]]
     if last is not None:
         rows = [r for r in rows if r[0][:10] <= last]
     stamps = np.array([int(datetime.fromisoformat(r[0].replace("Z", "+00:00")).timestamp()) for r in rows])
     cols = np.array([[float(x) for x in r[1:6]] for r in rows])
-    return Candles(symbol=name, timeframe="1d", timestamps=stamps, open=cols[:, 0], high=cols[:, 1],
+    return Candles(symbol=symbol or name, timeframe="1d", timestamps=stamps, open=cols[:, 0], high=cols[:, 1],
                    low=cols[:, 2], close=cols[:, 3], volume=cols[:, 4], source="bundled", demo=True)
 
 
@@ -462,3 +466,87 @@ async def test_alpaca_unknown_underlying_is_an_empty_chain_and_a_reason(alpaca: 
         await source.close()
     assert got.contracts == []
     assert select(got, "BUY", AS_OF).reason == "No ZZZZ calls in the chain (Alpaca options (indicative feed))."
+
+
+# ---- the options strategy ---------------------------------------------------------------------------------
+
+
+def test_options_params_take_fused_keys_and_its_own() -> None:
+    checked = OPTIONS.check_params({"buy": "-0.9", "sell": "-0.95", "min_days": "20", "max_spread_pct": 8})
+    assert (checked["buy"], checked["sell"], checked["tw"], checked["sw"]) == (-0.9, -0.95, 0.6, 0.4)
+    assert (checked["min_days"], checked["max_days"], checked["min_delta"], checked["max_delta"]) == (20, 45, 0.5, 0.7)
+    assert (checked["min_open_interest"], checked["max_spread_pct"], checked["rate"]) == (100, 8.0, 0.04)
+    assert OPTIONS.rules(checked) == SelectionRules(min_days=20, max_spread_pct=8)
+    refusals = [({"buy_threshold": 0.3}, "options has no parameter 'buy_threshold' (its parameters: buy, sell, tw"),
+                ({"rsi_length": 10}, "options has no parameter 'rsi_length'"),
+                ({"min_days": 50}, "min_days (50) must not exceed max_days (45)"),
+                ({"min_delta": 0.8}, "min_delta (0.8) must not exceed max_delta (0.7)"),
+                ({"min_days": 2.5}, "min_days must be a whole number"),
+                ({"buy": 0.1, "sell": 0.2}, "buy (0.1) must be greater than sell (0.2)")]
+    for params, message in refusals:
+        with pytest.raises(ValueError) as caught:
+            OPTIONS.check_params(params)
+        assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+    assert registry.get("options") is OPTIONS and OPTIONS.extends == "fused"
+
+
+def test_options_decisions_are_the_fused_strategy_s() -> None:
+    candles = bundled("AAPL", "2017-06-30")
+    sentiment = np.zeros(len(candles))
+    mine = OPTIONS.decide(candles, sentiment, {"buy": -0.9, "sell": -0.95, "max_days": 60})
+    theirs = fused.STRATEGY.decide(candles, sentiment, {"buy": -0.9, "sell": -0.95})
+    np.testing.assert_array_equal(mine.side, theirs.side)
+    np.testing.assert_array_equal(mine.score, theirs.score)
+    np.testing.assert_array_equal(mine.stop_loss, theirs.stop_loss)
+    assert mine.first == theirs.first
+    assert mine.side[-1] == BUY  # fused ≥ −0.9 on the last bar: the issue's `/signal AAPL 1d strategy=options …`
+
+
+async def test_signal_aapl_strategy_options_shows_a_synthetic_contract_line() -> None:
+    """Engine side of `/signal AAPL 1d strategy=options buy=-0.9 sell=-0.95` on the bundled (DEMO) data."""
+    candles = bundled("AAPL")
+    params = {"buy": -0.9, "sell": -0.95}
+    side = OPTIONS.decide(candles, np.zeros(len(candles)), params).side[-1]
+    bar_time = datetime.fromtimestamp(int(candles.timestamps[-1]), tz=UTC)  # 2018-01-19
+    picked = await OPTIONS.select_contract(side, Decimal("178.46"), bar_time, candles, None, params)
+    assert side == BUY and picked.contract is not None and picked.contract.kind == "call" and picked.synthetic
+    # 2018-01-19 + 30 = 02-18, + 45 = 03-05: Fridays 02-23 and 03-02
+    assert picked.contract.expiry in (date(2018, 2, 23), date(2018, 3, 2))
+    line = contract_line(picked)
+    assert line.startswith(f"Option: AAPL {picked.contract.strike:.0f} call, expires {picked.contract.expiry}")
+    assert f"delta {picked.contract.delta:.2f}" in line and line.endswith("SYNTHETIC")
+    assert 0.5 <= picked.contract.delta <= 0.7  # type: ignore[operator]
+
+
+async def test_select_contract_refusals_are_one_line() -> None:
+    btc = bundled("BTC_USDT", symbol="BTC/USDT")
+    when = datetime(2024, 9, 5, tzinfo=UTC)
+    crypto = await OPTIONS.select_contract("BUY", 56000, when, btc)
+    assert crypto.contract is None and crypto.reason == (
+        "BTC/USDT is crypto: listed options exist for US stocks and ETFs only, so no contract is suggested.")
+    aapl = bundled("AAPL")
+    hold = await OPTIONS.select_contract(HOLD, Decimal("178.46"), AS_OF, aapl)
+    assert hold.reason == "No option on a HOLD tip: a call follows a BUY, a put a SELL."
+    put = await OPTIONS.select_contract(SELL, Decimal("178.46"), datetime(2018, 1, 19, tzinfo=UTC), aapl)
+    assert put.contract is not None and put.contract.kind == "put" and put.side == "SELL"
+    with pytest.raises(ValueError, match="side must be BUY, SELL or HOLD"):
+        await OPTIONS.select_contract("LONG", Decimal(1), AS_OF, aapl)
+
+
+async def test_select_contract_from_alpaca_and_its_failures(alpaca: FakeAlpacaOptions) -> None:
+    alpaca.contracts = alpaca_chain()
+    aapl = bundled("AAPL")
+    good, bad = client(alpaca), client(alpaca, key="nope")
+    try:
+        picked = await OPTIONS.select_contract("BUY", Decimal("231.20"), AS_OF, aapl, good)
+        refused = await OPTIONS.select_contract("BUY", Decimal("231.20"), AS_OF, aapl, bad)
+        strict = await OPTIONS.select_contract("BUY", Decimal("231.20"), AS_OF, aapl, good,
+                                               {"min_open_interest": 6000})
+    finally:
+        await good.close()
+        await bad.close()
+    assert picked.contract is not None and picked.contract.symbol == "AAPL241011C00230000" and not picked.synthetic
+    assert refused.contract is None and refused.reason == (
+        "Alpaca refused the API key for options data (HTTP 401); check brokers.alpaca.key/secret.")
+    assert strict.reason == ("No AAPL call fits: of 3 calls, 3 expire in 30-45 days, 2 have delta 0.50-0.70, "
+                             "none of them have open interest above 6,000.")
