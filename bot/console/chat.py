@@ -14,6 +14,7 @@ import contextlib
 import re
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TextIO
 
 from bot.console.outbox_printer import ConsoleAlertSender
@@ -21,8 +22,9 @@ from bot.core.args import ascii_int
 from bot.core.context import ChatContext
 from bot.core.flows import TYPED_ANSWERS
 from bot.core.outbox import OutboxDrainer
-from bot.core.replies import Reply
+from bot.core.replies import Image, Reply
 from bot.core.service import TipsterCore
+from bot.settings import Settings
 
 BANNER = ("Tipster console chat. Type /help for commands, /signal BTC/USDT 1h for a tip, Ctrl-D to quit. "
           "Buttons show as [1] Refresh …: type the number to press it; when I ask for a number (a size, a count "
@@ -32,10 +34,26 @@ CONSOLE_CONTEXT = ChatContext(platform="console", user_id="local", chat_id="loca
                               username="you", display_name="console user")
 
 
+def charts_dir(settings: Settings) -> Path:
+    """Where the console saves the images it is sent (charts): `charts/` beside the database, so a demo run with
+    `--db` in a temporary folder keeps its charts there too."""
+    db = settings.storage.sqlite_path
+    base = Path(db).parent if db and db != ":memory:" else Path("data")
+    return (base / "charts").resolve()
+
+
+def save_image(folder: Path, image: Image) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / image.filename  # Image.filename has no path separators
+    path.write_bytes(image.png)
+    return path
+
+
 class ConsoleChat:
     def __init__(self, core: TipsterCore, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout,
-                 ctx: ChatContext = CONSOLE_CONTEXT) -> None:
+                 ctx: ChatContext = CONSOLE_CONTEXT, images: Path | None = None) -> None:
         self.core = core
+        self.images = images or charts_dir(core.settings)
         self.stdin = stdin
         self.stdout = stdout
         self.ctx = ctx
@@ -73,6 +91,19 @@ class ConsoleChat:
                         choices[number] = button.data
                         labels.append(f"[{number}] {button.label}")
                 self.write("  ".join(labels) + "   (type a number to press)")
+
+    async def with_saved_images(self, replies: list[Reply]) -> list[Reply]:
+        """A terminal shows no pictures: each reply's image is saved (off the event loop) and its path printed."""
+        shown: list[Reply] = []
+        for reply in replies:
+            if reply.image is None:
+                shown.append(reply)
+                continue
+            path = await asyncio.to_thread(save_image, self.images, reply.image)
+            line = f"🖼 Chart saved: {path}"
+            shown.append(reply.model_copy(update={"image": None,
+                                                  "text": f"{reply.text}\n{line}" if reply.text else line}))
+        return shown
 
     async def _read_line(self) -> str | None:
         if self.interactive:
@@ -158,7 +189,7 @@ class ConsoleChat:
                 self.write(f"> {line}")
             if line.strip() in ("/quit", "/exit"):
                 break
-            self.show(await self.handle(line))
+            self.show(await self.with_saved_images(await self.handle(line)))
             if not self.interactive:
                 # Piped input: let alerts caused by this line print before the next line is read, so the
                 # transcript (and which buttons the numbers press) does not depend on timing.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Button(BaseModel):
@@ -18,6 +18,18 @@ class Prompt(BaseModel):
 
     label: str  # the question in a few words (Discord: at most 45 characters)
     placeholder: str = ""  # an example answer
+
+
+class Image(BaseModel):
+    """A picture that goes with a reply (a chart): Telegram sends it as a photo, Discord as a file its embed
+    shows, the console saves it and prints the path. In JSON (the outbox's payloads) the bytes are base64, so a
+    reply stays serialisable; today's alerts carry no images."""
+
+    model_config = ConfigDict(frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
+
+    png: bytes = Field(repr=False)  # a PNG file's bytes
+    # Letters, digits, `.`, `-` and `_` only: safe as a file name anywhere and in Discord's attachment:// URL.
+    filename: str = Field(pattern=r"^[A-Za-z0-9._-]{1,100}\.png$")
 
 
 class Section(BaseModel):
@@ -34,6 +46,7 @@ class Reply(BaseModel):
     `notice` is the short toast shown for a button press (Telegram's answerCallbackQuery).
     `sections`, when given, are `text` in named parts (Telegram and the console show `text`; Discord shows
     them as its embed's fields), and `footer` the text's last lines. `tone` colours it where a platform can.
+    `image`, when given, is shown with the title and text as its caption.
     """
 
     text: str = ""
@@ -46,6 +59,7 @@ class Reply(BaseModel):
     sections: list[Section] = Field(default_factory=list)
     footer: str | None = None
     prompt: Prompt | None = None
+    image: Image | None = None
 
     @classmethod
     def sectioned(cls, title: str, sections: list[tuple[str, list[str]]], footer: list[str], **extra: object

@@ -56,7 +56,7 @@ def build_application(core: TipsterCore) -> Application:
 
 # Telegram shows the menu in this order: what a trader reaches for most comes first. A command not named
 # here goes after these, in registration order, and before MENU_LAST (rare, or destructive like /forgetme).
-MENU_FIRST = ("signal", "market", "signals", "history", "positions", "open", "close", "pnl", "trades",
+MENU_FIRST = ("signal", "market", "chart", "signals", "history", "positions", "open", "close", "pnl", "trades",
               "daily", "weekly", "monthly", "performance",
               "watch", "watchlist", "unwatch", "subscribe", "subscriptions", "unsubscribe",
               "settings", "status", "help", "start", "cancel")

@@ -38,7 +38,7 @@ async def test_signal_card_is_stored_and_labelled_demo(core: TipsterCore):
                    "buy ≥ +0.30", "weights technical 0.6 / sentiment 0.4", "Tip #1"):
         assert needle in card.text
     assert [[b.label for b in row] for row in card.buttons] == [["🔄 Refresh", "📜 History", "✖ Dismiss"],
-                                                                ["👁 Watch", "📰 News"]]
+                                                                ["👁 Watch", "📰 News", "📈 Chart"]]
     stored = await core.storage.signals.get(1)
     assert stored is not None and stored.symbol == "BTC/USDT" and stored.demo
     history = await core.storage.signals.history(1)

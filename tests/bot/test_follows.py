@@ -188,7 +188,7 @@ async def test_watch_button_on_the_tip_card(core: TipsterCore):
     owner, other = user_ctx(1), user_ctx(2)
     card = (await core.handle_text(owner, "/signal ETH/USDT 4h"))[0]
     assert [[b.label for b in row] for row in card.buttons] == [["🔄 Refresh", "📜 History", "✖ Dismiss"],
-                                                                ["👁 Watch", "📰 News"]]
+                                                                ["👁 Watch", "📰 News", "📈 Chart"]]
     watch = button_data(card, "Watch")
     out = await core.handle_button(owner, watch)
     assert out[0].notice == "Watching ETH/USDT 4h in this chat."

@@ -132,7 +132,7 @@ async def test_a_replay_time_without_news_says_so(settings, tmp_path) -> None:
         card = (await core.handle_text(user_ctx(), "/signal BTC/USDT 1h"))[0]
     assert "Sentiment: no news in the 48 h before the bar, counted as 0.00" in card.text
     assert "Reasoning: Technical: " in card.text and "Sentiment: 0.00" in card.text
-    assert [[b.label for b in row] for row in card.buttons][1] == ["👁 Watch"]  # nothing to list
+    assert [[b.label for b in row] for row in card.buttons][1] == ["👁 Watch", "📈 Chart"]  # no news to list
 
 
 async def test_health_names_model_news_sources_and_cache(core: TipsterCore) -> None:

@@ -58,7 +58,8 @@ async def test_scan_pushes_once_per_bar_to_every_watching_chat(score: TipsterCor
     assert alert.payload["title"].startswith("👁 Watchlist: ") and "BTC/USDT · 1h" in alert.payload["title"]
     labels = [b["label"] for row in alert.payload["buttons"] for b in row]
     # A pushed BUY/SELL tip offers its owner (a trader) to open a position from it.
-    assert labels == ["🔄 Refresh", "📜 History", "✖ Dismiss", "💰 Open position", "👁 Watch", "📰 News"]
+    assert labels == ["🔄 Refresh", "📜 History", "✖ Dismiss", "💰 Open position", "👁 Watch", "📰 News",
+                      "📈 Chart"]
     assert "Not financial advice" in alert.payload["text"]
     # Each pushed tip is stored for the user who added the watch, in the watching chat.
     rows = await core.storage.db.fetchall("SELECT user_id, chat_id, symbol FROM signals ORDER BY id")

@@ -64,7 +64,7 @@ async def test_start_signal_buttons_and_bad_input(production_logging, bot: FakeB
     card = (await api.wait_for_messages(42, 2))[1]
     assert "BTC/USDT · 1h · DEMO" in card.text and "Not financial advice" in card.text
     keys = buttons(card)
-    assert set(keys) == {"🔄 Refresh", "📜 History", "✖ Dismiss", "👁 Watch", "📰 News"}
+    assert set(keys) == {"🔄 Refresh", "📜 History", "✖ Dismiss", "👁 Watch", "📰 News", "📈 Chart"}
     assert all(len(row) <= 3 for row in card.reply_markup["inline_keyboard"])
     assert all(len(v.encode()) <= 64 for v in keys.values())
 
