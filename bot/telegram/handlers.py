@@ -10,9 +10,9 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.core.context import ChatContext
-from bot.core.replies import Reply
+from bot.core.replies import Image, Reply
 from bot.core.service import TipsterCore
-from bot.telegram.render import keyboard, render
+from bot.telegram.render import keyboard, render, utf16_len
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,33 @@ def _core(context: ContextTypes.DEFAULT_TYPE) -> TipsterCore:
     return context.application.bot_data["core"]
 
 
+CAPTION_LIMIT = 1024  # a photo's caption, in UTF-16 units after entity parsing (a message has 4096)
+
+
+async def send_photo(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply, image: Image) -> None:
+    """A reply with an image: the photo captioned with the reply (a caption too long for Telegram keeps the
+    title, and the text follows in messages); the buttons go with the last message sent."""
+    markup = keyboard(reply)
+    texts: list[str | None] = [*render(reply)] if reply.title or reply.text else [None]
+    rest: list[str] = []
+    if len(texts) > 1 or utf16_len(reply.plain()) > CAPTION_LIMIT:
+        title = reply.title[:200] if reply.title else None
+        texts = [*render(reply.model_copy(update={"text": "", "title": title}))] if title else [None]
+        rest = render(reply.model_copy(update={"title": None}))
+    caption = texts[0]
+    await context.bot.send_photo(chat_id, image.png, filename=image.filename, caption=caption,
+                                 parse_mode=ParseMode.HTML, reply_markup=None if rest else markup)
+    for i, text in enumerate(rest):
+        await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
+                                       reply_markup=markup if i == len(rest) - 1 else None)
+
+
 async def send_replies(context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: list[Reply],
                        edit_message: Message | None = None) -> None:
     for reply in replies:
+        if reply.image is not None:  # never an edit: a text message cannot become a photo
+            await send_photo(context, chat_id, reply, reply.image)
+            continue
         if not (reply.text or reply.title):
             continue
         texts = render(reply)
