@@ -3,13 +3,14 @@ into a channel. Mentions in anything the bot sends never ping (a broadcast canno
 
 from __future__ import annotations
 
+import io
 import logging
 
 import discord
 
-from bot.core.replies import Reply
+from bot.core.replies import Image, Reply
 from bot.discord.buttons import view_of
-from bot.discord.render import render
+from bot.discord.render import Part, render
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +18,16 @@ NO_MENTIONS = discord.AllowedMentions.none()
 
 
 def visible(replies: list[Reply]) -> list[Reply]:
-    return [r for r in replies if r.text or r.title or r.sections]
+    return [r for r in replies if r.text or r.title or r.sections or r.image]
+
+
+def attach(part: Part, image: Image | None) -> dict[str, object]:
+    """A reply's image as a file of the message its first part is sent in, shown inside that part's embed. A
+    discord.File is read once, so each send gets a new one."""
+    if image is None:
+        return {}
+    part.embed.set_image(url=f"attachment://{image.filename}")  # Image.filename is safe in this URL
+    return {"file": discord.File(io.BytesIO(image.png), filename=image.filename)}
 
 
 async def follow_up(interaction: discord.Interaction, replies: list[Reply], *, ephemeral: bool) -> None:
@@ -29,13 +39,13 @@ async def follow_up(interaction: discord.Interaction, replies: list[Reply], *, e
                                         allowed_mentions=NO_MENTIONS)
         return
     for reply in shown:
-        for part in render(reply):
+        for i, part in enumerate(render(reply)):
             view = view_of(part.buttons, part.prompt)
+            extra = attach(part, reply.image if i == 0 else None)
             if view is not None:
-                await interaction.followup.send(embed=part.embed, view=view, ephemeral=ephemeral,
-                                                allowed_mentions=NO_MENTIONS)
-            else:
-                await interaction.followup.send(embed=part.embed, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
+                extra["view"] = view
+            await interaction.followup.send(embed=part.embed, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS,
+                                            **extra)  # type: ignore[arg-type]
 
 
 async def answer_press(interaction: discord.Interaction, replies: list[Reply]) -> None:
@@ -51,7 +61,7 @@ async def answer_press(interaction: discord.Interaction, replies: list[Reply]) -
     ephemeral = bool(interaction.message is not None and interaction.message.flags.ephemeral)
     for reply in shown:
         parts = render(reply)
-        if reply.edit and len(parts) == 1:
+        if reply.edit and len(parts) == 1 and reply.image is None:  # an image comes as a new message
             view = view_of(parts[0].buttons, parts[0].prompt)
             try:
                 await interaction.edit_original_response(embed=parts[0].embed, view=view,
@@ -67,9 +77,10 @@ async def send_to(channel: discord.abc.Messageable, replies: list[Reply],
     """Post replies in a channel or DM (reactions, alerts); returns the messages sent."""
     sent: list[discord.Message] = []
     for reply in visible(replies):
-        for part in render(reply):
+        for i, part in enumerate(render(reply)):
             view = view_of(part.buttons, part.prompt)
-            kwargs: dict[str, object] = {"embed": part.embed, "allowed_mentions": NO_MENTIONS}
+            kwargs: dict[str, object] = {"embed": part.embed, "allowed_mentions": NO_MENTIONS,
+                                         **attach(part, reply.image if i == 0 else None)}
             if view is not None:
                 kwargs["view"] = view
             if reference is not None:
