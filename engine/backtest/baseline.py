@@ -13,7 +13,6 @@ so the same seed gives the same baseline.
 
 from __future__ import annotations
 
-import bisect
 from decimal import Decimal
 
 import numpy as np
@@ -49,31 +48,31 @@ def random_trades(bars: TickBars, timestamps: np.ndarray, own: Trades, long: boo
         return Trades.empty(bars.decimals)
     stop_dist, target_dist = distances(own, bars.close)
     pool = rng.permutation(np.arange(start, end, dtype=np.int64))
-    kept_entry: list[int] = []  # sorted; kept_exit[i] belongs to kept_entry[i]
-    kept_exit: list[int] = []
+    # held[b] = 1: some kept trade holds bar b (the bars after its entry up to its exit). A trade entered at
+    # e and exiting at x needs bars e+1 … x free; entering on a bar another trade exits on is then allowed.
+    held = bytearray(end + 2)
     chosen: list[int] = []  # indices into the concatenated draws
     drawn: list[tuple[np.ndarray, ...]] = []
-    offset = 0
+    offset = base = 0
     while len(chosen) < wanted and offset < len(pool):
         batch = pool[offset:offset + max(64, 4 * (wanted - len(chosen)))]
         pick = rng.integers(len(own), size=len(batch))
         levels = _levels(bars, batch, long, stop_dist[pick], target_dist[pick])
         sides = np.full(len(batch), long)
         exits = follow(bars, batch, sides, *levels, ttl=ttl, end=end)
-        base = sum(len(d[0]) for d in drawn)
         drawn.append((batch, sides, *levels, exits.bar, exits.reason, exits.trigger))
         for j, (e, x) in enumerate(zip(batch.tolist(), exits.bar.tolist(), strict=True)):
-            at = bisect.bisect_right(kept_entry, e)
-            if (at and kept_exit[at - 1] > e) or (at < len(kept_entry) and x > kept_entry[at]):
+            if 1 in held[e + 1:x + 1]:
                 continue  # not flat for its whole holding
-            kept_entry.insert(at, e)
-            kept_exit.insert(at, x)
+            held[e + 1:x + 1] = b"\x01" * (x - e)
             chosen.append(base + j)
             if len(chosen) == wanted:
                 break
         offset += len(batch)
+        base += len(batch)
     columns = [np.concatenate(c) for c in zip(*drawn, strict=True)]
-    keep = np.array(sorted(chosen, key=lambda k: columns[0][k]), dtype=np.int64)
+    picked = np.array(chosen, dtype=np.int64)
+    keep = picked[np.argsort(columns[0][picked], kind="stable")]
     entry, sides, stop, has_stop, target, has_target, bar, reason, trigger = (c[keep] for c in columns)
     return Trades.fill(bars, timestamps, entry, sides, stop, has_stop, target, has_target,
                        Exits(bar=bar, reason=reason, trigger=trigger), fee_pct, slippage_pct)

@@ -21,6 +21,7 @@ REASON_TP, REASON_SL, REASON_EXPIRY, REASON_END = 1, 2, 3, 4
 REASONS = {REASON_TP: "tp", REASON_SL: "sl", REASON_EXPIRY: "expiry", REASON_END: "end"}
 
 _CELLS = 1 << 20  # matrix cells per chunk: bounded memory whatever the entries and the ttl
+_FIRST_BLOCK = 16  # bars read first after each entry; most stops and targets are reached within them
 _LOW, _HIGH = np.iinfo(np.int64).min, np.iinfo(np.int64).max  # levels no price reaches
 
 
@@ -64,48 +65,54 @@ def follow(bars: TickBars, entry: np.ndarray, long: np.ndarray, stop: np.ndarray
     # A missing level becomes one no price reaches, so one comparison covers every entry.
     stop_n = np.where(has_stop, stop, np.where(long, _LOW, _HIGH))
     target_n = np.where(has_target, target, np.where(long, _HIGH, _LOW))
-    offsets = np.arange(1, ttl + 1, dtype=np.int64)
     rows = max(1, _CELLS // ttl)
     for first in range(0, count, rows):
         part = slice(first, min(first + rows, count))
         for is_long in (True, False):
             mine = np.flatnonzero(long[part] == is_long) + first
             if mine.size:
-                _first_touch(bars, entry[mine], is_long, stop_n[mine], target_n[mine], offsets, end, mine,
-                             bar, reason, trigger)
+                _first_touch(bars, entry[mine], is_long, stop_n[mine], target_n[mine], ttl, end, mine, bar, reason,
+                             trigger)
     return Exits(bar=bar, reason=reason, trigger=trigger)
 
 
-def _first_touch(bars: TickBars, entry: np.ndarray, is_long: bool, stop: np.ndarray, target: np.ndarray,
-                 offsets: np.ndarray, end: int, rows: np.ndarray, bar: np.ndarray, reason: np.ndarray,
-                 trigger: np.ndarray) -> None:
-    """Writes the exits of entries on one side whose stop or target is touched within their window."""
-    index = entry[:, None] + offsets
-    inside = index <= end
-    index = np.minimum(index, end)
-    low, high = bars.low[index], bars.high[index]
-    stop_col, target_col = stop[:, None], target[:, None]
-    if is_long:
-        stop_hit, target_hit = low <= stop_col, high >= target_col
-    else:
-        stop_hit, target_hit = high >= stop_col, low <= target_col
-    stop_hit &= inside
-    target_hit &= inside
-    touched = stop_hit | target_hit
-    col = touched.argmax(axis=1)
-    line = np.arange(len(entry))
-    hit = touched[line, col]
-    if not hit.any():
-        return
-    line, col = line[hit], col[hit]
-    where = entry[hit] + 1 + col
-    opened = bars.open[where]
-    by_stop = stop_hit[line, col]  # the stop first when one bar reaches both
-    if is_long:
-        stop_fill, target_fill = np.minimum(opened, stop[hit]), np.maximum(opened, target[hit])
-    else:
-        stop_fill, target_fill = np.maximum(opened, stop[hit]), np.minimum(opened, target[hit])
-    out = rows[hit]
-    bar[out] = where
-    reason[out] = np.where(by_stop, REASON_SL, REASON_TP)
-    trigger[out] = np.where(by_stop, stop_fill, target_fill)
+def _first_touch(bars: TickBars, entry: np.ndarray, is_long: bool, stop: np.ndarray, target: np.ndarray, ttl: int,
+                 end: int, rows: np.ndarray, bar: np.ndarray, reason: np.ndarray, trigger: np.ndarray) -> None:
+    """Writes the exits of entries on one side whose stop or target is touched within their window.
+
+    The window is read in blocks of doubling width (bars 1-16 after the entry, then 17-48, …), each for the
+    entries not yet out, so an early exit does not pay for reading all ttl bars."""
+    pending = np.arange(len(entry))
+    done, width = 0, _FIRST_BLOCK
+    while pending.size and done < ttl:
+        upto = min(ttl, done + width)
+        start = entry[pending]
+        index = start[:, None] + np.arange(done + 1, upto + 1, dtype=np.int64)
+        inside = index <= end
+        index = np.minimum(index, end)
+        low, high = bars.low[index], bars.high[index]
+        stop_col, target_col = stop[pending, None], target[pending, None]
+        if is_long:
+            stop_hit, target_hit = low <= stop_col, high >= target_col
+        else:
+            stop_hit, target_hit = high >= stop_col, low <= target_col
+        stop_hit &= inside
+        target_hit &= inside
+        touched = stop_hit | target_hit
+        col = touched.argmax(axis=1)
+        line = np.arange(len(pending))
+        hit = touched[line, col]
+        if hit.any():
+            line, col, out = line[hit], col[hit], pending[hit]
+            where = entry[out] + done + 1 + col
+            opened = bars.open[where]
+            by_stop = stop_hit[line, col]  # the stop first when one bar reaches both
+            if is_long:
+                stop_fill, target_fill = np.minimum(opened, stop[out]), np.maximum(opened, target[out])
+            else:
+                stop_fill, target_fill = np.maximum(opened, stop[out]), np.minimum(opened, target[out])
+            bar[rows[out]] = where
+            reason[rows[out]] = np.where(by_stop, REASON_SL, REASON_TP)
+            trigger[rows[out]] = np.where(by_stop, stop_fill, target_fill)
+        pending = pending[~hit & (start + upto < end)]  # still open, with bars left to read
+        done, width = upto, width * 2

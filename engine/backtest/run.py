@@ -93,6 +93,8 @@ def run_backtest(candles: Candles, decisions: Decisions, *, fee_pct: Decimal | f
     if candles.forming and end == n - 1:
         raise ValueError("the last bar is still forming: a backtest reads closed bars only")
     fee, slip = as_percent(fee_pct), as_percent(slippage_pct)
+    if not (0 <= fee < 100 and 0 <= slip < 100):
+        raise ValueError(f"fee_pct {fee} and slippage_pct {slip} must be percentages from 0 to under 100")
     d = candles.price_decimals
     bars = TickBars(open=price_ticks(candles.open, d), high=price_ticks(candles.high, d),
                     low=price_ticks(candles.low, d), close=price_ticks(candles.close, d), decimals=d)

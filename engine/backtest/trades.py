@@ -16,7 +16,8 @@ from engine.positions import from_ticks
 
 @dataclass(frozen=True, slots=True)
 class Trade:
-    """One trade as a report shows it. Returns are fractions (0.012 = +1.2 %) of the cash the entry took."""
+    """One trade as a report shows it. Returns are fractions (0.012 = +1.2 %) of the cash the entry took; times
+    are the entry and exit bars' open times (the candles' timestamps): the entry fills at its bar's close."""
 
     entry_bar: int
     exit_bar: int

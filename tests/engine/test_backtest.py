@@ -239,14 +239,14 @@ def engine_tuples(trades: Trades) -> list[tuple[int, int, Side, D, D | None, str
     return [(t.entry_bar, t.exit_bar, t.side, t.entry_price, t.exit_price, t.reason) for t in trades.rows()]
 
 
-@pytest.mark.parametrize("ttl", [24, 6])
+@pytest.mark.parametrize("ttl", [24, 6, 100])
 async def test_same_trades_as_a_plain_loop_through_the_paper_broker(btc_1h: Candles, ttl: int) -> None:
     decisions = rsi_cross_decisions(btc_1h)
     start, end = 500, len(btc_1h) - 1
     result = run_backtest(btc_1h, decisions, fee_pct=FEE, slippage_pct=SLIP, ttl_bars=ttl, start=start)
     refs = await reference_loop(btc_1h, decisions.side, decisions.stop_loss, decisions.take_profit, start, end, ttl)
-    assert len(refs) > 60  # a real test: many trades, every kind of exit
-    assert {r.reason for r in refs} >= {"tp", "sl", "expiry"}
+    assert len(refs) > 60  # a real test: many trades, every kind of exit (a 100-bar tip always meets a level)
+    assert {r.reason for r in refs} >= ({"tp", "sl"} if ttl == 100 else {"tp", "sl", "expiry"})
     assert engine_tuples(result.trades) == as_tuples(refs)
     assert result.trades.net_return == pytest.approx([r.net for r in refs], abs=1e-10)
 
@@ -263,6 +263,21 @@ async def test_period_starts_where_asked_and_never_before_the_warm_up(btc_1h: Ca
     with pytest.raises(ValueError, match="forming"):
         run_backtest(btc_1h.model_copy(update={"forming": True}), decisions, fee_pct=FEE, slippage_pct=SLIP,
                      ttl_bars=24)
+
+
+def test_no_decision_no_trade_and_bad_costs_refused() -> None:
+    candles, decisions = hand_candles()
+    holding = Decisions(side=np.zeros(len(candles), np.int8), score=np.zeros(len(candles)),
+                        stop_loss=np.full(len(candles), np.nan), take_profit=np.full(len(candles), np.nan), first=2)
+    result = run_backtest(candles, holding, fee_pct=FEE, slippage_pct=SLIP, ttl_bars=3)
+    assert len(result.trades) == 0 and result.trades.rows() == []
+    assert result.equity.tolist() == [1.0] * 14 and result.metrics.total_return == 0.0
+    assert (len(result.baseline.long.trades), len(result.baseline.short.trades)) == (0, 0)
+    assert result.buy_and_hold == pytest.approx(97.90 / 102.50 - 1)  # from bar 2, the first warmed-up one
+    with pytest.raises(ValueError, match="percentages"):
+        run_backtest(candles, decisions, fee_pct=FEE, slippage_pct="-0.05", ttl_bars=3)
+    with pytest.raises(ValueError, match="ttl"):
+        run_backtest(candles, decisions, fee_pct=FEE, slippage_pct=SLIP, ttl_bars=0)
 
 
 def test_buy_and_hold_against_the_candle_file(btc_1h: Candles) -> None:
