@@ -8,7 +8,8 @@ entry + ttl bars: the tip expires at that bar's close; the data ending first: it
 
 decide() takes one bar at a time for every open position, which is right for a live tick but costs
 0.4 s for 40,000 entries × 24 bars. Here each entry's forward window is one row of a matrix and the first
-touching bar is an argmax along it. tests/engine/test_backtest.py checks both give the same exits.
+touching bar is an argmax along it (read in blocks of doubling width, so an entry that exits early stops being
+read). tests/engine/test_backtest.py checks both give the same exits.
 """
 
 from __future__ import annotations
