@@ -182,8 +182,10 @@ def _decorate(panels: dict[str, Axes], levels: ChartLevels | None, decimals: int
         colour, style = LEVEL_COLOURS[name], "-." if name == "entry" else "--"
         label = f"{LEVEL_NAMES[name]} {value:,.{decimals}f}"
         price.axhline(value, color=colour, linestyle=style, linewidth=1.3, label=label, gid=f"level:{name}")
-        price.annotate(label, xy=(1.0, value), xycoords=("axes fraction", "data"), xytext=(4, 0),
-                       textcoords="offset points", va="center", fontsize=8, color=colour)
+        # Inside the panel, just above its line at the right end: the price ticks own the space beside it.
+        price.annotate(label, xy=(1.0, value), xycoords=("axes fraction", "data"), xytext=(-4, 2),
+                       textcoords="offset points", ha="right", va="bottom", fontsize=8, color=colour,
+                       bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.7})
         handles.append(Line2D([], [], color=colour, linestyle=style, label=label))
     price.legend(handles=handles, loc="upper left", fontsize=8, framealpha=0.8)
     rsi = panels["rsi"]
