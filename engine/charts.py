@@ -44,7 +44,9 @@ BAR_WIDTH = 3.5  # points: a bar of volume or histogram per candle, with a gap a
 LEVEL_COLOURS = {"entry": "#000000", "stop_loss": "#D55E00", "take_profit": "#009E73"}
 LEVEL_NAMES = {"entry": "Entry", "stop_loss": "SL", "take_profit": "TP"}
 
-_render_lock = threading.Lock()
+# pyplot's figure registry is global and not thread-safe: every render in this process (charts here, the
+# backtest's equity curve) holds this lock while it has a pyplot figure open.
+PYPLOT_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +202,7 @@ def _decorate(panels: dict[str, Axes], levels: ChartLevels | None, decimals: int
 def render_chart(candles: Candles, levels: ChartLevels | None = None, *, window: int = WINDOW_BARS,
                  width_px: int = WIDTH_PX, height_px: int = HEIGHT_PX) -> bytes:
     """The chart as PNG bytes of exactly `width_px` × `height_px` pixels. Blocking: run it in a thread."""
-    with _render_lock:
+    with PYPLOT_LOCK:
         plt, _ = _pyplot()
         drawn = chart_figure(candles, levels, window=window, width_px=width_px, height_px=height_px)
         try:
