@@ -329,6 +329,37 @@ class BrokerSettings(_Section):
     ccxt: CcxtBrokerSettings = CcxtBrokerSettings()
 
 
+class StrategiesSettings(_Section):
+    """`strategies.default` and each strategy's own parameters (engine/strategies; never the scoring keys:
+    fused's thresholds and weights are scoring.* and the user's /settings)."""
+
+    default: str = "fused"
+    fused: dict[str, Any] = Field(default_factory=dict)
+    hyperrsi: dict[str, Any] = Field(default_factory=dict)
+    grid: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known(self) -> StrategiesSettings:
+        from engine.strategies import registry
+
+        try:
+            registry.get(self.default)
+        except ValueError as exc:
+            raise ValueError(f"strategies.default: {exc}") from None
+        for name in registry.names():
+            own = getattr(self, name)
+            if own:
+                try:
+                    registry.get(name).check_params(own)
+                except ValueError as exc:
+                    raise ValueError(f"strategies.{name}: {exc}") from None
+        return self
+
+    def params(self, name: str) -> dict[str, Any]:
+        return dict(getattr(self, name, {}) or {})
+
+
 class LimitSettings(_Section):
     per_user_per_minute: int = Field(default=20, ge=1, le=100_000)
 
@@ -356,6 +387,7 @@ class Settings(BaseSettings):
     alerts: AlertSettings = AlertSettings()
     paper: PaperSettings = PaperSettings()
     brokers: BrokerSettings = BrokerSettings()
+    strategies: StrategiesSettings = StrategiesSettings()
     limits: LimitSettings = LimitSettings()
 
     @field_validator("admins")

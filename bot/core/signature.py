@@ -46,6 +46,7 @@ class Kind(StrEnum):
     USER = "user"  # a user as admins name one (telegram:123, or a bare id); resolved by the use case
     WORD = "word"  # one token, checked by `parser` when given
     TEXT = "text"  # the rest of the message, as typed (last positional only)
+    PARAMS = "params"  # keyed: every other key=value given (a strategy's own parameters), as a dict of texts
 
 
 # Discord's value types for each kind; a kind that also accepts literal words (`ID|all`) is a string.
@@ -98,6 +99,8 @@ class Arg:
         return "|".join((base, *self.words)) if self.words else base
 
     def usage(self) -> str:
+        if self.kind is Kind.PARAMS:
+            return "[key=value …]"
         if self.keyed:
             shown = f"{self.name}={self.example or self.label}"
         else:
@@ -175,7 +178,26 @@ class Arg:
             return text
         if kind is Kind.USER:
             return text
+        if kind is Kind.PARAMS:
+            pairs: dict[str, str] = {}
+            for token in text.split():
+                add_param(pairs, token)
+            return pairs
         return text
+
+
+_PARAM_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+def add_param(pairs: dict[str, str], token: str) -> None:
+    """One `key=value` of a PARAMS argument: a lower-case name and a short value, each key once."""
+    key, eq, value = token.partition("=")
+    key = key.strip().lower()
+    if not eq or not _PARAM_KEY.fullmatch(key) or not value or len(value) > 40:
+        raise UserError(f"{shorten(token)!r} is not a parameter: give key=value (e.g. rsi_length=10).")
+    if key in pairs:
+        raise UserError(f"{key} is given twice.")
+    pairs[key] = value
 
 
 @dataclass(frozen=True)
@@ -201,6 +223,9 @@ class Signature:
                     if spelling in keyed:
                         raise ValueError(f"option {spelling} declared twice")
                     keyed[spelling] = arg
+        if any(a.kind is Kind.PARAMS and not a.keyed for a in self.args) or \
+                sum(a.kind is Kind.PARAMS for a in self.args) > 1:
+            raise ValueError("at most one PARAMS argument, and it is keyed")
         names = [a.name for a in self.args]
         if len(set(names)) != len(names):
             raise ValueError(f"argument names repeat: {names}")
@@ -217,7 +242,11 @@ class Signature:
         return " ".join(parts)
 
     def defaults(self) -> dict[str, Any]:
-        return {a.name: a.default for a in self.args}
+        return {a.name: ({} if a.kind is Kind.PARAMS else a.default) for a in self.args}
+
+    @property
+    def params_arg(self) -> Arg | None:
+        return next((a for a in self.args if a.kind is Kind.PARAMS), None)
 
     def parse_text(self, rest: str) -> dict[str, Any]:
         """Values from what follows the command word: positional tokens in order, `key=value` options, and
@@ -235,6 +264,9 @@ class Signature:
             if "=" in token and self.keyed:
                 key, _, raw = token.partition("=")
                 arg = self.keyed.get(key.strip().lower())
+                if (arg is None or arg.kind is Kind.PARAMS) and self.params_arg is not None:
+                    add_param(values[self.params_arg.name], token)  # a strategy's own parameter
+                    continue
                 if arg is None:
                     options = ", ".join(f"{a.name}=" for a in self.args if a.keyed)
                     raise UserError(f"Unknown option {shorten(key)!r}; options are {options}.")
@@ -254,11 +286,30 @@ class Signature:
                 labels = " ".join(a.label for a in self.positional)
                 raise UserError(f"Too many arguments ({shorten(rest[match.start():].strip())!r}); "
                                 f"this command takes at most {len(self.positional)} ({labels}).")
-            values[next_arg.name] = next_arg.parse(token)
-            seen.add(next_arg.name)
-            index += 1
+            index = self._positional(values, seen, index, token)
         self._require(values, seen | {a.name for a in self.positional[:index]})
         return values
+
+    def _positional(self, values: dict[str, Any], seen: set[str], index: int, token: str) -> int:
+        """Give `token` to the next positional argument. An optional timeframe or choice — a closed list of words
+        — that the token is not one of is skipped when a later argument takes it (`/backtest BTC/USDT 90d`: no
+        timeframe, a period); a number out of its range is an error, never a skip. Returns the next index."""
+        first_error: UserError | None = None
+        for i in range(index, len(self.positional)):
+            arg = self.positional[i]
+            if arg.kind is Kind.TEXT:
+                break
+            try:
+                values[arg.name] = arg.parse(token)
+            except UserError as exc:
+                first_error = first_error or exc
+                if arg.required or arg.kind not in (Kind.TIMEFRAME, Kind.CHOICE):
+                    break
+                continue
+            seen.add(arg.name)
+            return i + 1
+        assert first_error is not None
+        raise first_error
 
     def parse_named(self, given: Mapping[str, str]) -> dict[str, Any]:
         """Values from named options (Discord): each text parsed by its argument, as if typed."""

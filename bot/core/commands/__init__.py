@@ -4,6 +4,7 @@ registers them all."""
 from bot.core.commands import (  # noqa: F401
     account,
     admin,
+    backtest,
     charts,
     follows,
     general,
