@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from tests.support.loopback import LoopbackServer
+from tests.support.loopback import Fault, LoopbackServer, take_fault
 
 _TIMEFRAME_RE = re.compile(r"^([1-9][0-9]*)(Min|T|Hour|H|Day|D|Week|W|Month|M)$")
 _SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
@@ -49,14 +49,6 @@ class StockBar:
     def to_json(self) -> dict[str, Any]:
         return {"t": iso(self.t), "o": self.o, "h": self.h, "l": self.l, "c": self.c, "v": self.v, "n": 42,
                 "vw": round((self.h + self.l + self.c) / 3, 4)}
-
-
-@dataclass
-class Fault:
-    path: str  # prefix of the request path
-    status: int
-    body: dict[str, Any] | str
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 class FakeAlpacaData(LoopbackServer):
@@ -107,12 +99,8 @@ class FakeAlpacaData(LoopbackServer):
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.requests.append((request.path, dict(request.query)))
         self.seen_headers.append(dict(request.headers))
-        for fault in self.faults:
-            if request.path.startswith(fault.path):
-                self.faults.remove(fault)
-                if isinstance(fault.body, str):
-                    return web.Response(text=fault.body, status=fault.status, headers=fault.headers)
-                return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+        if (scripted := take_fault(self.faults, request)) is not None:
+            return scripted
         for hang in self.hangs:
             if request.path.startswith(hang[0]):
                 self.hangs.remove(hang)

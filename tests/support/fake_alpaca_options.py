@@ -29,8 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.support.fake_alpaca_data import Fault
-from tests.support.loopback import LoopbackServer
+from tests.support.loopback import Fault, LoopbackServer, take_fault
 
 
 @dataclass(frozen=True)
@@ -108,12 +107,8 @@ class FakeAlpacaOptions(LoopbackServer):
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.requests.append((request.path, dict(request.query)))
         self.seen_headers.append(dict(request.headers))
-        for fault in self.faults:
-            if request.path.startswith(fault.path):
-                self.faults.remove(fault)
-                if isinstance(fault.body, str):
-                    return web.Response(text=fault.body, status=fault.status, headers=fault.headers)
-                return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+        if (scripted := take_fault(self.faults, request)) is not None:
+            return scripted
         if (request.headers.get("APCA-API-KEY-ID") != self.key
                 or request.headers.get("APCA-API-SECRET-KEY") != self.secret):
             if request.path.startswith("/v2/"):

@@ -49,7 +49,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from tests.support.loopback import LoopbackServer
+from tests.support.loopback import Fault, LoopbackServer, take_fault
 
 Q8 = Decimal("0.00000001")
 
@@ -60,15 +60,6 @@ def _s(value: Decimal) -> str:
 
 def _ms() -> int:
     return int(time.time() * 1000)
-
-
-@dataclass
-class Fault:
-    method: str
-    path: str
-    status: int
-    body: dict[str, Any] | str
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 INTERVALS = {"1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "2h": 7200, "4h": 14400,
@@ -223,7 +214,7 @@ class FakeBinance(LoopbackServer):
     def fail_next(self, method: str, path: str, status: int, body: dict[str, Any] | str,
                   headers: dict[str, str] | None = None) -> None:
         """The next matching request gets this answer (a dict is sent as JSON, a string as HTML)."""
-        self.faults.append(Fault(method, path, status, body, headers or {}))
+        self.faults.append(Fault(path, status, body, headers or {}, method=method, content_type="text/html"))
 
     def unavailable_next(self, method: str, path: str) -> None:
         """A 503 from the gateway in front of the API (an HTML page, as a load balancer sends it)."""
@@ -331,13 +322,8 @@ class FakeBinance(LoopbackServer):
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.requests.append((request.method, request.path))
         self.queries.append((request.path, dict(request.query)))
-        for fault in self.faults:
-            if fault.method == request.method and request.path.startswith(fault.path):
-                self.faults.remove(fault)
-                if isinstance(fault.body, str):
-                    return web.Response(text=fault.body, status=fault.status, headers=fault.headers,
-                                        content_type="text/html")
-                return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+        if (scripted := take_fault(self.faults, request)) is not None:
+            return scripted
         for hang in self.hangs:
             if request.path.startswith(hang[0]):
                 self.hangs.remove(hang)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Self
+from dataclasses import dataclass, field
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -41,3 +42,27 @@ class LoopbackServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+@dataclass
+class Fault:
+    """A scripted answer for the next request under `path` (a prefix), and of `method` when one is given."""
+
+    path: str
+    status: int
+    body: dict[str, Any] | str
+    headers: dict[str, str] = field(default_factory=dict)
+    method: str | None = None
+    content_type: str = "text/plain"  # of a text body
+
+
+def take_fault(faults: list[Fault], request: web.Request) -> web.Response | None:
+    """The first scripted fault matching `request` as its response, consumed; None when none matches."""
+    for fault in faults:
+        if (fault.method is None or fault.method == request.method) and request.path.startswith(fault.path):
+            faults.remove(fault)
+            if isinstance(fault.body, str):
+                return web.Response(text=fault.body, status=fault.status, headers=fault.headers,
+                                    content_type=fault.content_type)
+            return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+    return None
