@@ -24,6 +24,7 @@ from engine.cache import Cache, MemoryCache
 from engine.market.base import MarketData
 from engine.market.cache import CachedMarket
 from engine.market.replay import ReplayMarket
+from engine.options.chain import ChainSource
 from engine.sentiment.dated import DatedHeadlines
 from engine.sentiment.protocols import NewsSource
 from engine.sentiment.registry import resolve_model
@@ -70,6 +71,17 @@ def build_market(settings: Settings, cache: Cache | None = None) -> MarketData:
     # The replay clock moves `speed` market seconds per real second, so a cached 1h series goes stale
     # within a minute; cap the cache at a few seconds so repeated /signal calls see the new bars.
     return CachedMarket(replay, ttl=min(settings.cache.market_ttl, 5), cache=cache)
+
+
+def build_options(settings: Settings) -> ChainSource | None:
+    """Alpaca's option chains when the market is live and Alpaca keys are set; else None, and the options
+    strategy prices a synthetic chain (labelled SYNTHETIC)."""
+    alpaca = settings.brokers.alpaca
+    if settings.market.source != "live" or not (alpaca.key and alpaca.secret):
+        return None
+    from engine.options.alpaca_options import AlpacaOptions
+
+    return AlpacaOptions(alpaca.key, alpaca.secret, data_url=settings.market.alpaca_data_url)
 
 
 def build_news_sources(settings: Settings) -> list[NewsSource]:
@@ -127,7 +139,7 @@ async def open_core(settings: Settings, *, market: MarketData | None = None) -> 
     cache = build_cache(settings)
     try:
         services = Services(settings=settings, storage=storage, market=market or build_market(settings, cache),
-                            sentiment=build_sentiment(settings, cache))
+                            sentiment=build_sentiment(settings, cache), options=build_options(settings))
         core = await TipsterCore.create(services)
         warm_up_model(services.sentiment)
         core.trading = Trading(core, build_brokers(settings, services.market), position_views.PositionAlertPayloads())

@@ -7,6 +7,9 @@ from datetime import timedelta
 from bot.core import formatting as fmt
 from engine.market.base import age_text
 from engine.models import Recommendation, Signal
+from engine.options.chain import Selection, contract_line
+from engine.strategies import registry
+from engine.strategies.base import Strategy
 
 ICONS = {Recommendation.BUY: "🟢", Recommendation.SELL: "🔴", Recommendation.HOLD: "⚪"}
 DISCLAIMER = "Not financial advice: tips are computed, not guaranteed. Trade at your own risk."
@@ -54,12 +57,58 @@ def tip_sections(signal: Signal, tz: str = "UTC") -> tuple[list[tuple[str, list[
         f"Applied: buy ≥ {fmt.score(p.buy_threshold, k)}, sell ≤ {fmt.score(p.sell_threshold, k)}; weights technical "
         f"{p.technical_weight:g} / sentiment {p.sentiment_weight:g}; MACD scale {p.macd_scale}",
     ]
+    if not builds_on_fused(signal):
+        reasoning.pop()  # the thresholds and weights are fused's; this strategy decided by its own keys
     status = "" if signal.status == "active" else f" · {signal.status}"
     ident = f"Tip #{signal.id}" if signal.id else "Tip"
     footer = [f"{ident} · {fmt.local_time(signal.created_at, tz)}{status}", DISCLAIMER]
     sections = [("Levels", levels), ("Scores", scores), ("Indicators", indicators), ("Reasoning", reasoning),
                 ("Sentiment", [sentiment_line(signal)]), ("Data", data_lines(signal, tz))]
+    strategy = strategy_lines(signal)
+    if strategy:
+        sections.insert(1, ("Strategy", strategy))
     return sections, footer
+
+
+_FUSED_KEYS = ("buy", "sell", "tw", "sw", "macd_scale", "sl_atr", "tp_atr")
+
+
+def _strategy(name: str) -> Strategy | None:
+    try:
+        return registry.get(name)
+    except ValueError:  # a strategy no longer available: the card still shows the tip
+        return None
+
+
+def builds_on_fused(signal: Signal) -> bool:
+    name = str(signal.extra.get("strategy") or "fused")
+    return name == "fused" or getattr(_strategy(name), "extends", None) == "fused"
+
+
+def strategy_lines(signal: Signal) -> list[str]:
+    """A tip made by another strategy than fused names it with its parameters, and shows what it adds: the
+    options strategy's contract (or why there is none), the grid's levels."""
+    name = str(signal.extra.get("strategy") or "fused")
+    if name == "fused":
+        return []
+    given = signal.extra.get("strategy_params") or {}
+    defaults = getattr(_strategy(name), "defaults", {})
+    # Only what differs from the strategy's defaults: fused's thresholds are on the "Applied" line already.
+    shown = " ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}"
+                     for key, value in given.items() if defaults.get(key) != value and key not in _FUSED_KEYS)
+    lines = [f"Strategy: {name}" + (f" ({shown})" if shown else " (its defaults)")]
+    option = signal.extra.get("option")
+    if isinstance(option, dict):
+        lines.append(contract_line(Selection.model_validate(option)))
+    grid = signal.extra.get("grid")
+    if isinstance(grid, dict):
+        levels = grid.get("levels") or []
+        filled = sum(bool(level.get("filled")) for level in levels)
+        lines.append(f"Grid: {len(levels)} levels around {grid.get('anchor')}, {grid.get('spacing'):g}% apart, "
+                     f"{filled} filled")
+        lines += [f"{level['side']:<4} {level['price']} · {'filled' if level.get('filled') else 'open'}"
+                  for level in levels]
+    return lines
 
 
 def rsi_note(rsi: float) -> str:

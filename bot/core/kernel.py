@@ -40,6 +40,7 @@ class Services:
     market: MarketData
     sentiment: SentimentProvider
     outbox: Any = None  # bot.core.outbox.AlertOutbox, shared by the core and every adapter's sender
+    options: Any = None  # an engine.options ChainSource (Alpaca's chains); None: synthetic chains (the replay)
 
 
 class Notifier(Protocol):

@@ -117,7 +117,7 @@ async def test_forged_and_foreign_buttons_are_refused_and_logged(core: TipsterCo
         ("/signal BTC/USDT 1h buy=0.1 sell=0.2", "greater than sell"),
         ("/signal BTC/USDT 1h tw=2", "between 0 and 1"),
         ("/signal BTC/USDT 1h tw=0.7 sw=0.7", "sum to 1"),
-        ("/signal BTC/USDT 1h foo=1", "Unknown option"),
+        ("/signal BTC/USDT 1h foo=1", "fused has no parameter 'foo'"),
         ("/signal BTC/USDT 1h buy=", "key=value"),
         ("/signal BTC/USDT 1h buy=nan", "between"),
         ("/signal BTC/USDT 1h buy=0.5 buy=0.6", "twice"),

@@ -11,8 +11,8 @@ from bot.core.registry import Request, registry
 from bot.core.replies import Reply
 from bot.core.signature import Arg, Kind
 from bot.core.usecases.backtest import MAX_DAYS, backtest
+from bot.core.usecases.params import PARAMS_ARG, STRATEGY_ARG
 from bot.core.views.backtest import backtest_reply
-from engine.strategies import registry as strategies
 
 _PERIOD = re.compile(r"([0-9]{1,4})d")
 
@@ -24,12 +24,6 @@ def parse_period(text: str) -> int:
     if not 1 <= days <= MAX_DAYS:
         raise UserError(f"PERIOD must be a number of days like 90d (1d to {MAX_DAYS}d), not {shorten(text)!r}.")
     return days
-
-
-STRATEGY_ARG = Arg("strategy", Kind.CHOICE, "the rules to use (default: yours, see /settings)", keyed=True,
-                   choices=tuple(strategies.names()), example="NAME")
-PARAMS_ARG = Arg("params", Kind.PARAMS, "the strategy's own parameters as key=value, e.g. rsi_length=10",
-                 keyed=True)
 
 
 @registry.command("backtest", "replay a strategy over history: hit rate, returns and drawdown vs buy & hold",

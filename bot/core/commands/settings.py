@@ -20,6 +20,7 @@ from bot.core.usecases.settings import (
     show_settings,
 )
 from bot.core.views.settings import saved_reply, settings_reply
+from engine.strategies import registry as strategies
 
 MAX_SIZE = 1_000_000  # dollars: a default position size above this is a typo
 
@@ -35,7 +36,7 @@ def _size(raw: str) -> Decimal:
     return parse_decimal(raw.strip().removeprefix("$"), "size", Decimal(1), Decimal(MAX_SIZE))
 
 
-CHANGES = ("timeframe", "buy", "sell", "tw", "sw", "tz", "summary", "size")
+CHANGES = ("timeframe", "buy", "sell", "tw", "sw", "tz", "summary", "size", "strategy")
 
 
 @registry.command("settings", "show or change your defaults", group="Settings", private=True, args=(
@@ -48,6 +49,8 @@ CHANGES = ("timeframe", "buy", "sell", "tw", "sw", "tz", "summary", "size")
         parser=parse_summary, example="HH:MM|off"),
     Arg("size", Kind.MONEY, "your default position size in dollars for [Open position]", keyed=True, low=1,
         high=MAX_SIZE, example="500", parser=_size),
+    Arg("strategy", Kind.CHOICE, "your default strategy for tips (see /backtest)", keyed=True,
+        choices=tuple(strategies.names()), example="NAME"),
 ))
 async def settings_cmd(core: Core, req: Request) -> list[Reply]:
     usage = registry.commands["settings"].usage
@@ -60,5 +63,5 @@ async def settings_cmd(core: Core, req: Request) -> list[Reply]:
     if not given:
         return [settings_reply(await show_settings(core, req.ctx, req.user), usage)]
     change = SettingsChange(timeframe=values["timeframe"], overrides=overrides_of(values), timezone=values["tz"],
-                            summary=values["summary"], size=values["size"])
+                            summary=values["summary"], size=values["size"], strategy=values["strategy"])
     return [saved_reply(await change_settings(core, req.ctx, req.user, change), usage)]

@@ -10,7 +10,7 @@ from bot.core.registry import Press, Request, registry
 from bot.core.replies import Reply
 from bot.core.signature import Arg, Kind
 from bot.core.usecases.markets import default_timeframe, market_timeframes
-from bot.core.usecases.params import OVERRIDE_ARGS, overrides_of
+from bot.core.usecases.params import OVERRIDE_ARGS, PARAMS_ARG, STRATEGY_ARG, overrides_of
 from bot.core.usecases.tips import (
     checked_params,
     dismiss_tip,
@@ -37,19 +37,24 @@ from storage.models import Flow
     Arg("symbol", Kind.SYMBOL, "the market, e.g. BTC/USDT or AAPL (none: pick one)"),
     Arg("timeframe", Kind.TIMEFRAME, "the bar length (default: yours, see /settings)"),
     *OVERRIDE_ARGS,
+    STRATEGY_ARG,
+    PARAMS_ARG,
 ))
 async def signal_cmd(core: Core, req: Request) -> list[Reply]:
     overrides = overrides_of(req.values)
     checked_params(core, req.user, overrides)
+    strategy, given = req.values["strategy"], req.values["params"] or {}
     symbol: str | None = req.values["symbol"]
     if symbol is None:
         symbols = core.settings.market.symbols
         await core.storage.flows.start(req.user.id, req.ctx.chat_key, "pick_signal",
-                                       {"overrides": overrides, "symbols": symbols})
+                                       {"overrides": overrides, "symbols": symbols, "strategy": strategy,
+                                        "params": given})
         return [symbol_picker(core, symbols)]
     timeframe = req.values["timeframe"] or default_timeframe(core, req.user, symbol)
     await core.storage.flows.end(req.user.id, req.ctx.chat_key)
-    return tip_replies(core, await make_tip(core, req.ctx, req.user, symbol, timeframe, overrides), req.user)
+    outcome = await make_tip(core, req.ctx, req.user, symbol, timeframe, overrides, strategy, given)
+    return tip_replies(core, outcome, req.user)
 
 
 @registry.button("ps")
@@ -76,7 +81,8 @@ async def pick_timeframe(core: Core, press: Press) -> list[Reply]:
     if await core.storage.flows.take(press.user.id, press.ctx.chat_key, "pick_signal") is None:
         return already_done()
     outcome = await make_tip(core, press.ctx, press.user, symbols[index], press.args[1],
-                             flow.state.get("overrides") or {})
+                             flow.state.get("overrides") or {}, flow.state.get("strategy"),
+                             flow.state.get("params") or {})
     return tip_replies(core, outcome, press.user, edit=True)
 
 
@@ -91,7 +97,8 @@ async def continue_pick(core: Core, req: Request, flow: Flow) -> list[Reply]:
     timeframe = (parse_timeframe(positional[1], usage) if len(positional) > 1
                  else default_timeframe(core, req.user, symbol))
     await core.storage.flows.end(req.user.id, req.ctx.chat_key)
-    outcome = await make_tip(core, req.ctx, req.user, symbol, timeframe, flow.state.get("overrides") or {})
+    outcome = await make_tip(core, req.ctx, req.user, symbol, timeframe, flow.state.get("overrides") or {},
+                             flow.state.get("strategy"), flow.state.get("params") or {})
     return tip_replies(core, outcome, req.user)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.signature import Arg, Kind
+from engine.strategies import registry as strategies
 
 OVERRIDE_ARGS = (
     Arg("buy", Kind.NUMBER, "BUY when the fused score reaches this (-1 to 1)", keyed=True, low=-1, high=1,
@@ -17,6 +18,11 @@ OVERRIDE_ARGS = (
     Arg("sw", Kind.NUMBER, "weight of the sentiment score (0 to 1; tw becomes 1 − it)", keyed=True, low=0, high=1,
         aliases=("sentiment_weight",), example="0.4"),
 )
+# A strategy by name, and its own key=values: /signal and /backtest declare them alike.
+STRATEGY_ARG = Arg("strategy", Kind.CHOICE, "the rules to use (default: yours, see /settings)", keyed=True,
+                   choices=tuple(strategies.names()), example="NAME")
+PARAMS_ARG = Arg("params", Kind.PARAMS, "the strategy's own parameters as key=value, e.g. rsi_length=10",
+                 keyed=True)
 _OVERRIDE_FIELDS = {"buy": "buy_threshold", "sell": "sell_threshold", "tw": "technical_weight",
                     "sw": "sentiment_weight"}
 

@@ -43,6 +43,7 @@ class SettingsChange:
     timezone: str | None = None
     summary: str | None = None  # HH:MM or off
     size: Decimal | None = None  # to the cent
+    strategy: str | None = None  # a name of engine.strategies.registry
 
     def fields(self) -> dict[str, Any]:
         """The change by stored setting name."""
@@ -55,6 +56,8 @@ class SettingsChange:
             out["summary"] = self.summary
         if self.size is not None:
             out["size"] = size_arg(self.size.quantize(Decimal("0.01")))  # a string: JSON keeps it exact
+        if self.strategy is not None:
+            out["strategy"] = self.strategy
         return out
 
 
@@ -68,6 +71,7 @@ class SettingsState:
     timeframe: str  # the default timeframe that applies
     summary: str  # the chat's summary time, or "off"
     summary_is_default: bool
+    strategy: str = "fused"  # the strategy a plain /signal uses
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,8 @@ def _state(core: Core, saved: dict[str, Any], chat: dict[str, Any]) -> SettingsS
     return SettingsState(
         saved=saved, chat=chat, params=core.user_params_from(saved),
         timeframe=str(saved.get("timeframe", core.settings.market.default_timeframe)),
-        summary=str(summary or core.settings.summary.time), summary_is_default=not summary)
+        summary=str(summary or core.settings.summary.time), summary_is_default=not summary,
+        strategy=str(saved.get("strategy") or core.settings.strategies.default))
 
 
 async def show_settings(core: Core, ctx: ChatContext, user: User) -> SettingsState:

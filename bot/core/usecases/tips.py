@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from bot.core.args import parse_id
 from bot.core.context import ChatContext
 from bot.core.errors import Refused, UserError
 from bot.core.kernel import Core
 from bot.core.usecases.paging import Page
+from bot.core.usecases.strategies import chosen_strategy, strategy_params
+from bot.core.usecases.track import TipRecord, tip_record
 from engine.market.base import MarketError, NoData
 from engine.models import Signal, SignalParams
 from engine.scoring import validate_params
 from engine.signals import generate_signal
+from engine.strategies.base import Strategy
 from storage.models import HistoryEvent, User
 
 log = logging.getLogger(__name__)
@@ -29,6 +34,7 @@ class TipOutcome:
     timeframe: str
     signal: Signal | None = None
     unavailable: str | None = None
+    record: TipRecord | None = None  # the card's line on this market's past tips of the same side
 
 
 @dataclass(frozen=True)
@@ -49,17 +55,37 @@ def checked_params(core: Core, user: User, overrides: dict[str, float] | None) -
     return params
 
 
+_SHORT_KEYS = {"buy_threshold": "buy", "sell_threshold": "sell", "technical_weight": "tw",
+               "sentiment_weight": "sw"}
+
+
+def builds_on_fused(strategy: Strategy) -> bool:
+    return strategy.name == "fused" or getattr(strategy, "extends", None) == "fused"
+
+
 async def make_tip(core: Core, ctx: ChatContext, user: User, symbol: str, timeframe: str,
-                   overrides: dict[str, float] | None = None) -> TipOutcome:
-    """Generate and store a tip; it is stored before anything is shown, so a shown tip is always monitored.
-    Storing it supersedes the chat's other active tip of the same symbol and timeframe."""
+                   overrides: dict[str, float] | None = None, strategy_name: str | None = None,
+                   given: dict[str, Any] | None = None) -> TipOutcome:
+    """Generate and store a tip by the chosen strategy (the request's, else the user's, else config's); it is
+    stored before anything is shown, so a shown tip is always monitored. Storing it supersedes the chat's other
+    active tip of the same symbol and timeframe."""
+    strategy = chosen_strategy(core, user, strategy_name)
+    given = dict(given or {})
+    if not builds_on_fused(strategy):
+        # buy/sell/tw/sw are fused's: another strategy refuses them by its own key list, as any foreign key.
+        given.update({_SHORT_KEYS[key]: value for key, value in (overrides or {}).items() if key in _SHORT_KEYS})
+    checked = strategy_params(core, user, strategy, overrides, given)
+    # The plain fused tip keeps its old shape: its parameters are the stored thresholds and the risk config.
+    plain = strategy.name == "fused" and not given and not core.settings.strategies.params("fused")
     params = core.user_params(user, overrides)
     settings = core.settings
     try:
         signal = await generate_signal(
             symbol, timeframe, params, core.services.market, core.services.sentiment,
             bars=settings.market.bars, sl_atr=settings.risk.sl_atr, tp_atr=settings.risk.tp_atr,
+            strategy=strategy, strategy_params=None if plain else checked,
         )
+        extra = await _strategy_extra(core, strategy, signal, checked)
     except NoData as exc:
         await core.source_alerts.failed(exc)
         return TipOutcome(symbol, timeframe, unavailable=str(exc))
@@ -67,10 +93,35 @@ async def make_tip(core: Core, ctx: ChatContext, user: User, symbol: str, timefr
         raise UserError(str(exc)) from None
     except ValueError as exc:  # thresholds/weights that do not fit together
         raise UserError(f"{exc}.") from None
+    if extra:
+        signal = signal.model_copy(update={"extra": {**signal.extra, **extra}})
+    record = await tip_record(core, signal)  # before storing: the line is about the tips before this one
     stored = await core.storage.signals.create(signal, user.id, ctx.platform, ctx.chat_id)
-    log.info("tip #%s %s %s %s for %s", stored.id, stored.recommendation.value, stored.symbol,
-             stored.timeframe, user.identity)
-    return TipOutcome(symbol, timeframe, signal=stored)
+    log.info("tip #%s %s %s %s by %s for %s", stored.id, stored.recommendation.value, stored.symbol,
+             stored.timeframe, strategy.name, user.identity)
+    return TipOutcome(symbol, timeframe, signal=stored, record=record)
+
+
+async def _strategy_extra(core: Core, strategy: Strategy, signal: Signal, params: dict[str, Any]) -> dict[str, Any]:
+    """What the card shows beyond the tip itself: the options strategy's contract, the grid's level table. Both
+    need the candles the tip was made on; the market caches them, so reading them again is cheap."""
+    if strategy.name not in ("options", "grid"):
+        return {}
+    candles = await core.services.market.fetch_ohlcv(signal.symbol, signal.timeframe, core.settings.market.bars)
+    if strategy.name == "grid":
+        from engine.strategies.grid import level_table
+
+        # From the first bar, as the tip's decision was read: the filled levels are the ones its run holds.
+        table = await asyncio.to_thread(level_table, candles, params, 0)
+        return {"grid": {"anchor": str(table.anchor), "spacing": table.spacing, "recentred": table.recentred,
+                         "levels": [{"side": lv.side, "price": str(lv.price), "filled": lv.filled}
+                                    for lv in table.levels]}}
+    select_contract = getattr(strategy, "select_contract", None)
+    if select_contract is None:
+        return {}
+    selection = await select_contract(signal.recommendation, signal.price, signal.bar_time, candles,
+                                      chain_source=core.services.options, params=params)
+    return {"option": selection.model_dump(mode="json")}
 
 
 async def owned_signal(core: Core, user: User, signal_id: int | str, *, owner_only: bool = False) -> Signal:
@@ -96,8 +147,12 @@ def same_params(signal: Signal) -> dict[str, float]:
 
 
 async def refresh_tip(core: Core, ctx: ChatContext, user: User, signal_id: int | str) -> TipOutcome:
+    """The tip made again as it was: its thresholds and weights, its strategy and that strategy's parameters."""
     old = await owned_signal(core, user, signal_id, owner_only=True)
-    return await make_tip(core, ctx, user, old.symbol, old.timeframe, same_params(old))
+    name = str(old.extra.get("strategy") or "fused")
+    given = dict(old.extra.get("strategy_params") or {})
+    overrides = same_params(old) if name == "fused" or not given else None
+    return await make_tip(core, ctx, user, old.symbol, old.timeframe, overrides, name, given)
 
 
 async def dismiss_tip(core: Core, user: User, signal_id: int | str) -> Signal:

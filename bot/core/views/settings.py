@@ -24,6 +24,7 @@ def settings_text(state: SettingsState, usage: str) -> str:
         f"tw = {params.technical_weight:g}{mark('technical_weight')}",
         f"sw = {params.sentiment_weight:g}{mark('sentiment_weight')}",
         f"tz = {saved.get('timezone', 'UTC')}{mark('timezone')}",
+        f"strategy = {state.strategy}{mark('strategy')}",
         f"size = {size_text(Decimal(str(saved['size']))) if 'size' in saved else 'none'}"
         " (default position size for [Open position])",
         f"summary = {state.summary}{' (default)' if state.summary_is_default else ''}"
