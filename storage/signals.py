@@ -5,6 +5,7 @@ active tip per chat, symbol and timeframe: a new one supersedes the one before, 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -136,6 +137,21 @@ class SignalRepository:
             f"SELECT s.*, u.identity AS owner FROM signals s JOIN users u ON u.id = s.user_id {where}"
             " ORDER BY s.created_at DESC, s.id DESC LIMIT ? OFFSET ?", [*params, limit, offset])
         return [(_signal(r), r["owner"]) for r in rows], total
+
+    async def tips_since(self, since: datetime, symbol: str | None = None,
+                         timeframe: str | None = None) -> list[Signal]:
+        """Every user's BUY/SELL tips created at or after `since` (whatever became of them since: superseded,
+        dismissed and closed tips were still given), optionally one market, oldest first: what /track follows."""
+        clauses, params = ["recommendation IN ('BUY', 'SELL')", "created_at >= ?"], [to_db_time(since)]
+        if symbol:
+            clauses.append("symbol = ?")
+            params.append(symbol)
+        if timeframe:
+            clauses.append("timeframe = ?")
+            params.append(timeframe)
+        rows = await self.db.fetchall(
+            f"SELECT * FROM signals WHERE {' AND '.join(clauses)} ORDER BY created_at, id", params)
+        return [_signal(r) for r in rows]
 
     async def set_status(self, signal_id: int, status: str, event: str, description: str,
                          **data: Any) -> None:

@@ -56,8 +56,8 @@ def build_application(core: TipsterCore) -> Application:
 
 # Telegram shows the menu in this order: what a trader reaches for most comes first. A command not named
 # here goes after these, in registration order, and before MENU_LAST (rare, or destructive like /forgetme).
-MENU_FIRST = ("signal", "market", "chart", "backtest", "signals", "history", "positions", "open", "close", "pnl",
-              "trades", "daily", "weekly", "monthly", "performance",
+MENU_FIRST = ("signal", "market", "chart", "backtest", "track", "signals", "history", "positions", "open", "close",
+              "pnl", "trades", "daily", "weekly", "monthly", "performance",
               "watch", "watchlist", "unwatch", "subscribe", "subscriptions", "unsubscribe",
               "settings", "status", "help", "start", "cancel")
 MENU_LAST = ("contact", "resetpaper", "forgetme")

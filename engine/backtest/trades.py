@@ -83,11 +83,13 @@ class Trades:
     @classmethod
     def fill(cls, bars: TickBars, timestamps: np.ndarray, entry: np.ndarray, long: np.ndarray, stop: np.ndarray,
              has_stop: np.ndarray, target: np.ndarray, has_target: np.ndarray, exits: Exits, fee_pct: Decimal,
-             slippage_pct: Decimal) -> Trades:
-        """Trades entered at their bars' closes and exited where `exits` says, filled by the paper broker's
-        rules: the entry a market order (slipped against the taker), a take-profit a limit at its trigger,
-        every other exit a market order from its trigger (slipped); fees on both legs."""
-        entry_price = slipped_ticks(bars.close[entry], slippage_pct, buy=long)
+             slippage_pct: Decimal, entry_ticks: np.ndarray | None = None) -> Trades:
+        """Trades entered at their bars' closes (or at `entry_ticks`, a live tip's own price: /track) and
+        exited where `exits` says, filled by the paper broker's rules: the entry a market order (slipped against
+        the taker), a take-profit a limit at its trigger, every other exit a market order from its trigger
+        (slipped); fees on both legs."""
+        quoted = bars.close[entry] if entry_ticks is None else entry_ticks
+        entry_price = slipped_ticks(quoted, slippage_pct, buy=long)
         market_exit = slipped_ticks(exits.trigger, slippage_pct, buy=~long)
         exit_price = np.where(exits.reason == REASON_TP, exits.trigger, market_exit)
         gross, net = net_returns(long, entry_price, exit_price, fee_pct)

@@ -19,7 +19,7 @@ TOKEN = "123456:MENU-token-abcdefghijklmnopqrstu"
 # The order a trader reaches for them: tips, then positions, then what the chat follows, then settings and
 # help; the rare ones last, /forgetme (deletes everything) at the very end.
 EXPECTED = [
-    "signal", "market", "chart", "backtest", "signals", "history",
+    "signal", "market", "chart", "backtest", "track", "signals", "history",
     "positions", "open", "close", "pnl", "trades", "daily", "weekly", "monthly", "performance",
     "watch", "watchlist", "unwatch", "subscribe", "subscriptions", "unsubscribe",
     "settings", "status", "help", "start", "cancel",

@@ -14,4 +14,5 @@ from bot.core.commands import (  # noqa: F401
     reports,
     settings,
     signals,
+    track,
 )

@@ -10,6 +10,8 @@ from bot.core.permissions import Permission, allowed
 from bot.core.replies import Button, Reply
 from bot.core.usecases.paging import Page
 from bot.core.usecases.tips import TipHistory, TipOutcome
+from bot.core.usecases.track import TipRecord
+from bot.core.views.track import record_line
 from engine.models import Recommendation, Signal
 from storage.models import User
 
@@ -31,8 +33,11 @@ def card_buttons(core: Core, signal: Signal, viewer: User | None = None) -> list
              core.button("✖ Dismiss", "dm", signal.id)], second[:3], *([second[3:]] if len(second) > 3 else [])]
 
 
-def card_reply(core: Core, signal: Signal, user: User, *, edit: bool = False) -> Reply:
+def card_reply(core: Core, signal: Signal, user: User, *, edit: bool = False,
+               record: TipRecord | None = None) -> Reply:
     sections, footer = cards.tip_sections(signal, core.user_tz(user))
+    if record is not None:  # a fresh tip: what the bot's past tips of its side on this market did (/track)
+        sections[0][1].append(record_line(record))
     return Reply.sectioned(cards.tip_title(signal), sections, footer, buttons=card_buttons(core, signal, user),
                            edit=edit, tone=cards.TONES[signal.recommendation])
 
@@ -42,7 +47,7 @@ def tip_replies(core: Core, outcome: TipOutcome, user: User, *, edit: bool = Fal
     if outcome.signal is None:
         retry = [[core.button("🔁 Retry", "rt", outcome.symbol, outcome.timeframe)]]
         return [Reply(text=outcome.unavailable or "No tip for now.", buttons=retry, edit=edit)]
-    return [card_reply(core, outcome.signal, user, edit=edit)]
+    return [card_reply(core, outcome.signal, user, edit=edit, record=outcome.record)]
 
 
 def symbol_picker(core: Core, symbols: list[str]) -> Reply:
