@@ -7,9 +7,11 @@ then every tip's own thresholds and weights applied as numpy arrays instead of a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 
@@ -101,3 +103,27 @@ class GroupRebuild:
             "recommendation": rec, "confidence": fusion.confidence, "fused_score": fusion.fused,
             "stop_loss": stops[0], "take_profit": stops[1], "params": params,
         })
+
+
+class StrategyRebuild:
+    """`build_signal` by a tip's own strategy (one other than fused) on a group's shared inputs: the slower path
+    for the few tips another strategy made. Each distinct (strategy, parameters) decides once per group."""
+
+    def __init__(self, candles: Candles, values: IndicatorSnapshot, reading: SentimentReading, *,
+                 sl_atr: float = 2.0, tp_atr: float = 3.0) -> None:
+        self.candles = candles
+        self.values = values
+        self.reading = reading
+        self.sl_atr = sl_atr
+        self.tp_atr = tp_atr
+        self._built: dict[str, Signal] = {}
+
+    def signal(self, params: SignalParams, strategy: str, strategy_params: Mapping[str, Any]) -> Signal:
+        key = json.dumps([strategy, params.model_dump(mode="json"), dict(strategy_params)], sort_keys=True,
+                         default=str)
+        built = self._built.get(key)
+        if built is None:
+            built = build_signal(self.candles, self.values, self.reading, params, sl_atr=self.sl_atr,
+                                 tp_atr=self.tp_atr, strategy=strategy, strategy_params=strategy_params)
+            self._built[key] = built
+        return built

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import repeat
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -209,6 +209,20 @@ class MonitorRepository:
         return {r[0]: MonitoredTip(id=r[0], user_id=r[1], recommendation=wanted[r[0]], created_at=from_db_time(r[2]),
                                    platform=r[3], chat_id=r[4], params=SignalParams.model_validate_json(r[5]),
                                    created_bar=r[6]) for r in rows}
+
+    async def strategies(self, ids: Sequence[int]) -> dict[int, tuple[str, dict[str, Any]] | None]:
+        """For each of these tips, the strategy it was made by with that strategy's parameters, or None for the
+        fused rule (the monitor's fast path). Read from data_json, so the monitor asks once per tip."""
+        if not ids:
+            return {}
+        rows = await self.db.fetchall(
+            "SELECT id, json_extract(data_json, '$.extra.strategy'), json_extract(data_json, '$.extra.strategy_params')"
+            " FROM signals WHERE id IN (SELECT value FROM json_each(?))", (json.dumps([int(i) for i in ids]),))
+        found: dict[int, tuple[str, dict[str, Any]] | None] = {}
+        for signal_id, name, params in rows:
+            own = isinstance(name, str) and name != "fused"
+            found[int(signal_id)] = (name, json.loads(params) if params else {}) if own else None
+        return found
 
     async def owners(self, user_ids: Iterable[int]) -> dict[int, User]:
         """The users with these ids (the owners of a cycle's changed tips), in one read."""

@@ -5,14 +5,19 @@ same tip from Discord's named options as from typed text."""
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from datetime import date
 
 import numpy as np
 import pytest
 
+from bot.app import open_core
+from bot.core.jobs.monitor import SignalMonitor
 from bot.core.replies import Reply
 from bot.core.service import TipsterCore
-from engine.models import Recommendation, Signal
+from bot.settings import Settings
+from engine.models import Recommendation, Signal, SignalParams
+from engine.signals import generate_signal
 from engine.strategies import registry
 from tests.conftest import user_ctx
 
@@ -160,3 +165,52 @@ async def test_named_options_give_the_typed_tip(core: TipsterCore):
     assert named_tip.extra["strategy_params"] == typed_tip.extra["strategy_params"]
     assert named_tip.extra["strategy_params"]["max_days"] == 40
     assert "Option: AAPL" in named.text
+
+
+@pytest.fixture
+async def still_core(settings: Settings) -> AsyncIterator[TipsterCore]:
+    # A still replay clock and no market cache: the test's own reading sees the cycle's bars.
+    s = settings.model_copy(update={
+        "cache": settings.cache.model_copy(update={"market_ttl": 0}),
+        "market": settings.market.model_copy(update={
+            "replay": settings.market.replay.model_copy(update={"speed": 1e-9})}),
+        "monitor": settings.monitor.model_copy(update={"signal_ttl_bars": 1000}),
+    })
+    async with open_core(s) as c:
+        yield c
+
+
+async def test_the_monitor_rereads_a_hyperrsi_tip_by_hyperrsi(still_core: TipsterCore):
+    core = still_core
+    services = core.services
+    user, _ = await core.storage.users.register("console:7", "trader")
+    candles = await services.market.fetch_ohlcv("BTC/USDT", "1h", core.settings.market.bars)
+    hyperrsi = registry.get("hyperrsi")
+    decisions = hyperrsi.decide(candles, np.zeros(len(candles)), hyperrsi.check_params({}))
+    own_code, own_score = int(decisions.side[-1]), float(decisions.score[-1])
+    by_code = {code: rec for rec, code in CODES.items()}
+    # Thresholds under which the fused rule reads another side than hyperrsi does: the fast path would move
+    # the first tip and leave the second; by its own strategy the first stays and the second moves.
+    params = SignalParams(buy_threshold=1.0, sell_threshold=0.99) if own_code == 1 else \
+        SignalParams(buy_threshold=-0.99, sell_threshold=-1.0)
+    fused_reading = await generate_signal("BTC/USDT", "1h", params, services.market, services.sentiment)
+    assert CODES[fused_reading.recommendation] != own_code
+    made = await generate_signal("BTC/USDT", "1h", params, services.market, services.sentiment, strategy="hyperrsi",
+                                 strategy_params={})
+    assert made.extra["strategy"] == "hyperrsi" and CODES[made.recommendation] == own_code
+    staying = await core.storage.signals.create(made, user.id, "console", "7", supersede=False)
+    moving = await core.storage.signals.create(made.model_copy(update={"recommendation": fused_reading.recommendation}),
+                                               user.id, "console", "7", supersede=False)
+    fused_tip = await core.storage.signals.create(fused_reading.model_copy(update={
+        "recommendation": by_code[own_code]}), user.id, "console", "7", supersede=False)
+
+    result = await SignalMonitor(core).run_cycle()
+    assert result.monitored == 3 and result.errors == 0
+    assert (await core.storage.signals.get(staying.id)).recommendation is by_code[own_code]
+    moved = await core.storage.signals.get(moving.id)
+    assert moved.recommendation is by_code[own_code]
+    assert moved.fused_score == pytest.approx(own_score)
+    assert moved.extra["strategy"] == "hyperrsi"
+    # The fused tip beside them still goes the fast way, to the fused reading.
+    assert (await core.storage.signals.get(fused_tip.id)).recommendation is fused_reading.recommendation
+    assert result.changed == 2

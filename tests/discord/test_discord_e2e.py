@@ -99,7 +99,8 @@ async def test_every_core_command_is_a_slash_command_with_typed_options(server: 
     assert set(synced) == set(registry.commands)
     signal = synced["signal"]
     options = {o["name"]: o for o in signal["options"]}
-    assert list(options) == ["symbol", "timeframe", "buy", "sell", "tw", "sw"]
+    assert list(options) == ["symbol", "timeframe", "buy", "sell", "tw", "sw", "strategy", "params"]
+    assert [c["value"] for c in options["strategy"]["choices"]] == ["fused", "hyperrsi", "grid", "options"]
     assert (options["symbol"]["type"], options["symbol"]["required"], options["symbol"]["autocomplete"]) == (
         3, False, True)
     assert [c["value"] for c in options["timeframe"]["choices"]] == ["15m", "1h", "4h", "1d"]

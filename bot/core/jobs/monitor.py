@@ -15,6 +15,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 
@@ -22,9 +23,19 @@ from bot.core.kernel import Core
 from bot.core.views.alerts import market_change_line, status_change_card
 from engine.market import timeframe_seconds
 from engine.market.symbols import asset_class
-from engine.models import Candles, IndicatorSnapshot, Recommendation, SentimentReading, Signal
-from engine.reevaluate import GroupRebuild, Scores, recommendation, rescore, settle_changes, technical_scores
+from engine.models import Candles, IndicatorSnapshot, Recommendation, SentimentReading, Signal, SignalParams
+from engine.reevaluate import (
+    CODES,
+    GroupRebuild,
+    Scores,
+    StrategyRebuild,
+    recommendation,
+    rescore,
+    settle_changes,
+    technical_scores,
+)
 from engine.signals import MIN_BARS, snapshot
+from engine.strategies import registry as strategies
 from storage.alerts import AlertSpec
 from storage.models import User
 from storage.monitoring import ActiveTips, CheckedGroup, MonitoredTip, MonitorRepository, TipGroup, TipIdentity
@@ -56,6 +67,10 @@ class _Group:
     expired: np.ndarray | None = None  # ids
     live: np.ndarray | None = None  # row numbers in ActiveTips
     scores: Scores | None = None
+    # Tips another strategy made, by position in `live`: their fresh Signal by their own strategy, and those
+    # whose change is taken without hysteresis (their score is not the fused score the thresholds belong to).
+    own: dict[int, Signal] = field(default_factory=dict)
+    direct: set[int] = field(default_factory=set)
 
     @property
     def sentiment(self) -> float:
@@ -75,6 +90,8 @@ class SignalMonitor:
         self._owners: dict[int, User] = {}
         # Tip id -> the change (a code) held back last cycle by hysteresis; taken if proposed again.
         self._pending: dict[int, int] = {}
+        # Tip id -> (strategy, its parameters) for tips another strategy than fused made; None for fused ones.
+        self._strategies: dict[int, tuple[str, dict[str, Any]] | None] = {}
 
     async def run_cycle(self) -> CycleResult:
         started = time.perf_counter()
@@ -84,7 +101,9 @@ class SignalMonitor:
         groups = [_Group(g) for g in tips.groups]
         await self._fetch(groups)
         ttl_bars = self.core.settings.monitor.signal_ttl_bars
-        await asyncio.to_thread(_evaluate, groups, tips, ttl_bars)
+        own = await self._own_strategies(tips)
+        risk = self.core.settings.risk
+        await asyncio.to_thread(_evaluate, groups, tips, ttl_bars, own, risk.sl_atr, risk.tp_atr)
         self._settle(groups, tips)
         await self._expire(groups, result)
         checked = await self._apply(groups, tips, result)
@@ -100,6 +119,17 @@ class SignalMonitor:
             log.warning("monitor cycle took %.0f ms (interval %s s)", result.duration_ms,
                         self.core.settings.monitor.signals_interval)
         return result
+
+    async def _own_strategies(self, tips: ActiveTips) -> dict[int, tuple[str, dict[str, Any]]]:
+        """The active tips another strategy made, with its parameters: read once per tip from its stored
+        extra, then remembered while it stays active (fused tips cost nothing per cycle)."""
+        ids = tips.ids.tolist()
+        unknown = [i for i in ids if i not in self._strategies]
+        if unknown:
+            found = await self.repo.strategies(unknown)
+            self._strategies.update({i: found.get(i) for i in unknown})
+        self._strategies = {i: self._strategies[i] for i in ids}
+        return {i: own for i, own in self._strategies.items() if own is not None}
 
     def _settle(self, groups: list[_Group], tips: ActiveTips) -> None:
         """Hysteresis: a proposed change that is only just past its threshold waits for the next cycle, and is
@@ -119,6 +149,9 @@ class SignalMonitor:
             before = np.fromiter((self._pending.get(int(i), 9) for i in ids), np.int64, len(ids))
             settled = settle_changes(tips.codes[rows], proposed, scores.fused[moving], tips.buy_threshold[rows],
                                      tips.sell_threshold[rows], hysteresis, before)
+            if group.direct:
+                direct = np.fromiter((int(m) in group.direct for m in moving), bool, len(moving))
+                settled = np.where(direct, proposed, settled)
             held = settled != proposed
             pending.update(zip(ids[held].tolist(), proposed[held].tolist(), strict=True))
             codes = scores.codes.copy()
@@ -229,7 +262,7 @@ class SignalMonitor:
             old = known.get(int(tips.ids[group.live[i]]))
             if old is None:  # deleted while the cycle ran (e.g. /forgetme): nothing left to change
                 continue
-            fresh = rebuild.signal(old.params)
+            fresh = group.own.get(i) or rebuild.signal(old.params)
             fresh = fresh.model_copy(update={"extra": {**fresh.extra, "created_bar_time": old.created_bar}})
             out.append((old, fresh, self._alerts(old, fresh, subscribers, cycle)))
         return out
@@ -276,13 +309,17 @@ class SignalMonitor:
         return out
 
 
-def _evaluate(groups: list[_Group], tips: ActiveTips, ttl_bars: int) -> None:
+def _evaluate(groups: list[_Group], tips: ActiveTips, ttl_bars: int,
+              own: dict[int, tuple[str, dict[str, Any]]] | None = None, sl_atr: float = 2.0,
+              tp_atr: float = 3.0) -> None:
     """CPU part of a cycle, in one worker-thread call: indicators, expiry and scores of every group."""
     for group in groups:
         if group.error is not None:
             continue
         try:
             _evaluate_group(group, tips, ttl_bars)
+            if own:
+                _own_strategy_scores(group, tips, own, sl_atr, tp_atr)
         except Exception as exc:  # one group's bad data never stops the others
             group.error = exc
 
@@ -307,3 +344,36 @@ def _evaluate_group(group: _Group, tips: ActiveTips, ttl_bars: int) -> None:
                            tips.buy_threshold[live], tips.sell_threshold[live])
     group.live = live
 
+
+
+def _own_strategy_scores(group: _Group, tips: ActiveTips, own: dict[int, tuple[str, dict[str, Any]]],
+                         sl_atr: float, tp_atr: float) -> None:
+    """Tips another strategy made are read again by that strategy (build_signal with its name and parameters,
+    one decision per distinct parameter set), their row of the group's scores replaced by its reading."""
+    live, scores = group.live, group.scores
+    if live is None or scores is None:
+        return
+    mine = [(i, own[tip_id]) for i, tip_id in enumerate(tips.ids[live].tolist()) if tip_id in own]
+    if not mine:
+        return
+    assert group.candles is not None and group.values is not None and group.reading is not None
+    rebuild = StrategyRebuild(group.candles, group.values, group.reading, sl_atr=sl_atr, tp_atr=tp_atr)
+    codes, fused, technical = scores.codes.copy(), scores.fused.copy(), scores.technical.copy()
+    for i, (name, params) in mine:
+        row = int(live[i])
+        stored = SignalParams(buy_threshold=float(tips.buy_threshold[row]),
+                              sell_threshold=float(tips.sell_threshold[row]),
+                              technical_weight=float(tips.technical_weight[row]),
+                              sentiment_weight=float(tips.sentiment_weight[row]),
+                              macd_scale=tips.scales[int(tips.scale_index[row])])
+        try:
+            fresh = rebuild.signal(stored, name, params)
+        except Exception as exc:  # e.g. a strategy no longer available: this tip keeps its reading, not the group
+            log.warning("monitor: tip #%s (%s) not re-read: %s", int(tips.ids[row]), name, exc)
+            codes[i] = tips.codes[row]
+            continue
+        group.own[i] = fresh
+        codes[i], fused[i], technical[i] = CODES[fresh.recommendation], fresh.fused_score, fresh.technical_score
+        if getattr(strategies.get(name), "extends", None) != "fused":
+            group.direct.add(i)
+    group.scores = Scores(technical, fused, codes)
