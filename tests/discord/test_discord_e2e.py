@@ -90,7 +90,8 @@ async def refused_reactions(core: TipsterCore) -> list[str]:
 async def answered(server: FakeDiscord, user: int, name: str, options: dict[str, Any] | None = None,
                    **where: Any) -> tuple[Any, list[dict[str, Any]]]:
     ix = await server.send_slash(user, name, options or {}, **where)
-    done = await server.wait_response(ix, followups=1)
+    # Generous: a chart or a cold tip is a second of CPU, many more on a loaded two-core CI machine.
+    done = await server.wait_response(ix, followups=1, timeout=30)
     return done, done.followups
 
 
