@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from bot.core import formatting as fmt
 from engine.market.base import age_text
@@ -104,10 +105,11 @@ def strategy_lines(signal: Signal) -> list[str]:
     if isinstance(grid, dict):
         levels = grid.get("levels") or []
         filled = sum(bool(level.get("filled")) for level in levels)
-        lines.append(f"Grid: {len(levels)} levels around {grid.get('anchor')}, {grid.get('spacing'):g}% apart, "
-                     f"{filled} filled")
-        lines += [f"{level['side']:<4} {level['price']} · {'filled' if level.get('filled') else 'open'}"
-                  for level in levels]
+        d = signal.price_decimals
+        anchor = fmt.price(Decimal(str(grid.get("anchor"))), d)
+        lines.append(f"Grid: {len(levels)} levels around {anchor}, {grid.get('spacing'):g}% apart, {filled} filled")
+        lines += [f"{level['side']:<4} {fmt.price(Decimal(str(level['price'])), d)} · "
+                  f"{'filled' if level.get('filled') else 'open'}" for level in levels]
     return lines
 
 

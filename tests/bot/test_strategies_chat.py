@@ -127,11 +127,11 @@ async def test_grid_tip_shows_its_level_table(core: TipsterCore):
     reply = await say(core, "/signal BTC/USDT 1h strategy=grid grid_num=4 grid_spacing=1")
     signal = await newest_tip(core)
     anchor = float(signal.extra["grid"]["anchor"])
-    rows = re.findall(r"^(buy|sell) +([\d.]+) · (filled|open)$", reply.text, re.M)
+    rows = re.findall(r"^(buy|sell) +([\d,.]+) · (filled|open)$", reply.text, re.M)  # prices as the card shows them
     # Four levels 1% apart around the anchor, two sells above and two buys below, highest first.
     assert [side for side, _, _ in rows] == ["sell", "sell", "buy", "buy"]
     expected = [anchor * (1 + k / 100) for k in (2, 1, -1, -2)]
-    assert [float(price) for _, price, _ in rows] == pytest.approx(expected, abs=0.02)
+    assert [float(price.replace(",", "")) for _, price, _ in rows] == pytest.approx(expected, abs=0.02)
     assert "Grid: 4 levels around" in reply.text
 
 
