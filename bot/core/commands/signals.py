@@ -124,10 +124,12 @@ async def refresh(core: Core, press: Press) -> list[Reply]:
 
 @registry.button("rt", expensive=True)
 async def retry(core: Core, press: Press) -> list[Reply]:
-    if len(press.args) != 2:
+    if len(press.args) not in (2, 3):  # symbol, timeframe, and the strategy when one was asked for by name
         return [Reply(notice="This button is not valid.")]
     symbol, timeframe = parse_symbol(press.args[0]), parse_timeframe(press.args[1])
-    return tip_replies(core, await make_tip(core, press.ctx, press.user, symbol, timeframe), press.user, edit=True)
+    strategy = press.args[2] if len(press.args) == 3 else None
+    outcome = await make_tip(core, press.ctx, press.user, symbol, timeframe, strategy_name=strategy)
+    return tip_replies(core, outcome, press.user, edit=True)
 
 
 @registry.button("nw")

@@ -35,6 +35,7 @@ class TipOutcome:
     signal: Signal | None = None
     unavailable: str | None = None
     record: TipRecord | None = None  # the card's line on this market's past tips of the same side
+    strategy: str | None = None  # the strategy asked for by name, so a [Retry] asks for it again
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ async def make_tip(core: Core, ctx: ChatContext, user: User, symbol: str, timefr
         extra = await _strategy_extra(core, strategy, signal, checked)
     except NoData as exc:
         await core.source_alerts.failed(exc)
-        return TipOutcome(symbol, timeframe, unavailable=str(exc))
+        return TipOutcome(symbol, timeframe, unavailable=str(exc), strategy=strategy_name and strategy.name)
     except MarketError as exc:
         raise UserError(str(exc)) from None
     except ValueError as exc:  # thresholds/weights that do not fit together

@@ -45,7 +45,8 @@ def card_reply(core: Core, signal: Signal, user: User, *, edit: bool = False,
 def tip_replies(core: Core, outcome: TipOutcome, user: User, *, edit: bool = False) -> list[Reply]:
     """The new tip's card, or one line on why there is none and a [Retry]."""
     if outcome.signal is None:
-        retry = [[core.button("🔁 Retry", "rt", outcome.symbol, outcome.timeframe)]]
+        again = (outcome.symbol, outcome.timeframe, *((outcome.strategy,) if outcome.strategy else ()))
+        retry = [[core.button("🔁 Retry", "rt", *again)]]
         return [Reply(text=outcome.unavailable or "No tip for now.", buttons=retry, edit=edit)]
     return [card_reply(core, outcome.signal, user, edit=edit, record=outcome.record)]
 
