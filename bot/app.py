@@ -145,7 +145,7 @@ async def open_core(settings: Settings, *, market: MarketData | None = None) -> 
         core.trading = Trading(core, build_brokers(settings, services.market), position_views.PositionAlertPayloads())
         add_position_sections(core)
         outbox = AlertOutbox.for_db(storage.db)
-        services.outbox = core.outbox = outbox
+        services.outbox = outbox
         core.start_hooks.append(lambda ctx: outbox.unblock_chat(ctx.platform, ctx.chat_id))
         try:
             yield core

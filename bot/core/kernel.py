@@ -63,7 +63,6 @@ class Core:
         self.limiter = SlidingWindowLimiter(services.settings.limits.per_user_per_minute)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.started_at = self.clock()
-        self.outbox: Notifier | None = None
         self.scheduler: Any = None  # bot.core.scheduler.JobScheduler while jobs run
         self.trading: Any = None  # bot.core.usecases.trading.Trading, wired by the app with its brokers
         self.chat_admin_checks: dict[str, ChatAdminCheck] = {}
@@ -84,6 +83,11 @@ class Core:
     @property
     def settings(self) -> Settings:
         return self.services.settings
+
+    @property
+    def outbox(self) -> Notifier | None:
+        """The one alert outbox, as the composition root put it on the services (None in bare tests)."""
+        return self.services.outbox
 
     @property
     def storage(self) -> Storage:

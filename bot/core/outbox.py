@@ -126,8 +126,6 @@ class AlertOutbox:
                              wake=self.wake_event(sender.platform), **options)
 
 
-
-
 # ---- draining ---------------------------------------------------------------------------------------
 
 
