@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from bot.core.kernel import Core
+from bot.core.usecases.tips import recarded
 from bot.core.views.alerts import market_change_line, status_change_card
 from engine.market import timeframe_seconds
 from engine.market.symbols import asset_class
@@ -228,8 +229,8 @@ class SignalMonitor:
         for n, picks in changed_rows.items():
             group = groups[n]
             try:
-                group_changes = self._changes(group, picks, tips, known, subscribers[group.tips.symbol],
-                                              result.started_at)
+                group_changes = await self._changes(group, picks, tips, known, subscribers[group.tips.symbol],
+                                                    result.started_at)
             except Exception as exc:  # e.g. indicators a tip cannot be built on: the group is skipped
                 group.error = exc
                 del checked[n]
@@ -249,7 +250,7 @@ class SignalMonitor:
             await self._exit_reversed(changes)
         return list(checked.values())
 
-    def _changes(self, group: _Group, picks: np.ndarray, tips: ActiveTips, known: dict[int, MonitoredTip],
+    async def _changes(self, group: _Group, picks: np.ndarray, tips: ActiveTips, known: dict[int, MonitoredTip],
                        subscribers: list[tuple[str, str]], cycle: datetime
                        ) -> list[tuple[MonitoredTip, Signal, list[AlertSpec]]]:
         assert group.candles is not None and group.values is not None and group.reading is not None
@@ -264,8 +265,19 @@ class SignalMonitor:
                 continue
             fresh = group.own.get(i) or rebuild.signal(old.params)
             fresh = fresh.model_copy(update={"extra": {**fresh.extra, "created_bar_time": old.created_bar}})
+            fresh = await self._recarded(fresh, group.candles)
             out.append((old, fresh, self._alerts(old, fresh, subscribers, cycle)))
         return out
+
+    async def _recarded(self, fresh: Signal, candles: Candles) -> Signal:
+        """The changed tip with its new side's card lines (contract, grid table, record), chosen by the code a
+        fresh tip's card uses. If that fails (say the options chain is down) the change still goes out, without
+        them: a missed alert costs more than a missing line."""
+        try:
+            return await recarded(self.core, fresh, candles)
+        except Exception:
+            log.exception("monitor: card lines of %s %s not rebuilt", fresh.symbol, fresh.timeframe)
+            return fresh
 
     async def _failed(self, group: _Group, result: CycleResult) -> None:
         """One failing market never stops the cycle: it is counted, named and skipped."""

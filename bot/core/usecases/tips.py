@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from bot.core.args import parse_id
@@ -15,9 +15,10 @@ from bot.core.usecases.paging import Page
 from bot.core.usecases.strategies import chosen_strategy, strategy_params
 from bot.core.usecases.track import TipRecord, tip_record
 from engine.market.base import MarketError, NoData
-from engine.models import Signal, SignalParams
+from engine.models import Candles, Signal, SignalParams
 from engine.scoring import validate_params
 from engine.signals import generate_signal
+from engine.strategies import registry as strategies
 from engine.strategies.base import Strategy
 from storage.models import HistoryEvent, User
 
@@ -86,7 +87,7 @@ async def make_tip(core: Core, ctx: ChatContext, user: User, symbol: str, timefr
             bars=settings.market.bars, sl_atr=settings.risk.sl_atr, tp_atr=settings.risk.tp_atr,
             strategy=strategy, strategy_params=None if plain else checked,
         )
-        extra = await _strategy_extra(core, strategy, signal, checked)
+        extra = await card_extras(core, strategy.name, signal, checked)
     except NoData as exc:
         await core.source_alerts.failed(exc)
         return TipOutcome(symbol, timeframe, unavailable=str(exc), strategy=strategy_name and strategy.name)
@@ -94,22 +95,29 @@ async def make_tip(core: Core, ctx: ChatContext, user: User, symbol: str, timefr
         raise UserError(str(exc)) from None
     except ValueError as exc:  # thresholds/weights that do not fit together
         raise UserError(f"{exc}.") from None
+    record = await tip_record(core, signal)  # before storing: the line is about the tips before this one
+    if record is not None:  # kept with the tip, so every later drawing of its card shows the same line
+        extra["record"] = asdict(record)
     if extra:
         signal = signal.model_copy(update={"extra": {**signal.extra, **extra}})
-    record = await tip_record(core, signal)  # before storing: the line is about the tips before this one
     stored = await core.storage.signals.create(signal, user.id, ctx.platform, ctx.chat_id)
     log.info("tip #%s %s %s %s by %s for %s", stored.id, stored.recommendation.value, stored.symbol,
              stored.timeframe, strategy.name, user.identity)
     return TipOutcome(symbol, timeframe, signal=stored, record=record)
 
 
-async def _strategy_extra(core: Core, strategy: Strategy, signal: Signal, params: dict[str, Any]) -> dict[str, Any]:
-    """What the card shows beyond the tip itself: the options strategy's contract, the grid's level table. Both
-    need the candles the tip was made on; the market caches them, so reading them again is cheap."""
-    if strategy.name not in ("options", "grid"):
+async def card_extras(core: Core, strategy_name: str, signal: Signal, params: dict[str, Any],
+                      candles: Candles | None = None) -> dict[str, Any]:
+    """What the card shows beyond the tip itself: the options strategy's contract (for the tip's side), the
+    grid's level table. Both need the candles the tip was made on: given by a caller that has them (the
+    monitor), else read again (the market caches them, so that is cheap). One selection for every card: a fresh
+    tip's and a monitored tip's after it changed side."""
+    if strategy_name not in ("options", "grid"):
         return {}
-    candles = await core.services.market.fetch_ohlcv(signal.symbol, signal.timeframe, core.settings.market.bars)
-    if strategy.name == "grid":
+    strategy = strategies.get(strategy_name)
+    if candles is None:
+        candles = await core.services.market.fetch_ohlcv(signal.symbol, signal.timeframe, core.settings.market.bars)
+    if strategy_name == "grid":
         from engine.strategies.grid import level_table
 
         # From the first bar, as the tip's decision was read: the filled levels are the ones its run holds.
@@ -123,6 +131,19 @@ async def _strategy_extra(core: Core, strategy: Strategy, signal: Signal, params
     selection = await select_contract(signal.recommendation, signal.price, signal.bar_time, candles,
                                       chain_source=core.services.options, params=params)
     return {"option": selection.model_dump(mode="json")}
+
+
+async def recarded(core: Core, signal: Signal, candles: Candles) -> Signal:
+    """A monitored tip that changed side, with what its card shows for the new side, as a fresh card of that
+    side would: the contract or grid table by `card_extras`, and the record line of the new side's past tips
+    (none for HOLD). The old side's lines are dropped, never carried over."""
+    extra = {key: value for key, value in signal.extra.items() if key not in ("option", "grid", "record")}
+    name = str(extra.get("strategy") or "fused")
+    extra.update(await card_extras(core, name, signal, dict(extra.get("strategy_params") or {}), candles))
+    record = await tip_record(core, signal)
+    if record is not None:
+        extra["record"] = asdict(record)
+    return signal.model_copy(update={"extra": extra})
 
 
 async def owned_signal(core: Core, user: User, signal_id: int | str, *, owner_only: bool = False) -> Signal:

@@ -13,7 +13,7 @@ from bot.core.formatting import local_time
 from bot.core.kernel import Core
 from bot.core.replies import Reply
 from bot.core.usecases.summary import ChatSummary
-from bot.core.views.tips import card_buttons
+from bot.core.views.tips import card_reply
 from engine.models import Recommendation, Signal
 from engine.positions import Position
 from storage.follows import ALL
@@ -33,10 +33,9 @@ def _transition(old: Recommendation, new: Recommendation) -> str:
 def status_change_card(core: Core, tip: Signal, old: Recommendation, owner: User | None) -> Reply:
     """The owner's alert: the tip's updated card (`tip` carries its own id and creation time), in the owner's
     timezone, under a title naming the change."""
-    tz = core.user_tz(owner) if owner else "UTC"
-    return Reply(title=f"🔁 Tip #{tip.id} changed: {_transition(old, tip.recommendation)} · {tip.symbol} "
-                       f"{tip.timeframe}",
-                 text=cards.tip_card(tip, tz), buttons=card_buttons(core, tip, owner))
+    reply = card_reply(core, tip, owner)
+    reply.title = f"🔁 Tip #{tip.id} changed: {_transition(old, tip.recommendation)} · {tip.symbol} {tip.timeframe}"
+    return reply
 
 
 def market_change_line(tip: Signal, old: Recommendation) -> Reply:
@@ -56,8 +55,9 @@ def market_change_line(tip: Signal, old: Recommendation) -> Reply:
 
 def scan_card(core: Core, tip: Signal, tz: str, owner: User | None) -> Reply:
     """A watched market's new tip, as a card with its buttons, in the watching chat's timezone."""
-    return Reply(title=SCAN_TITLE_PREFIX + cards.tip_title(tip), text=cards.tip_card(tip, tz),
-                 buttons=card_buttons(core, tip, owner))
+    reply = card_reply(core, tip, owner, tz=tz)
+    reply.title = SCAN_TITLE_PREFIX + cards.tip_title(tip)
+    return reply
 
 
 # ---- the daily summary -----------------------------------------------------------------------------------

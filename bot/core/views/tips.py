@@ -33,10 +33,15 @@ def card_buttons(core: Core, signal: Signal, viewer: User | None = None) -> list
              core.button("✖ Dismiss", "dm", signal.id)], second[:3], *([second[3:]] if len(second) > 3 else [])]
 
 
-def card_reply(core: Core, signal: Signal, user: User, *, edit: bool = False,
-               record: TipRecord | None = None) -> Reply:
-    sections, footer = cards.tip_sections(signal, core.user_tz(user))
-    if record is not None:  # a fresh tip: what the bot's past tips of its side on this market did (/track)
+def card_reply(core: Core, signal: Signal, user: User | None, *, edit: bool = False,
+               record: TipRecord | None = None, tz: str | None = None) -> Reply:
+    """The tip's card: every drawing of it (fresh, refreshed, dismissed, re-carded by the monitor, pushed by a
+    scan) goes through here, so all show the same lines. `tz` defaults to the viewer's."""
+    sections, footer = cards.tip_sections(signal, tz or (core.user_tz(user) if user else "UTC"))
+    stored = signal.extra.get("record")
+    if record is None and isinstance(stored, dict):  # the line the tip was made (or last re-carded) with
+        record = TipRecord(**stored)
+    if record is not None:  # what the bot's past tips of its side on this market did (/track)
         sections[0][1].append(record_line(record))
     return Reply.sectioned(cards.tip_title(signal), sections, footer, buttons=card_buttons(core, signal, user),
                            edit=edit, tone=cards.TONES[signal.recommendation])
