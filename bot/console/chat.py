@@ -61,6 +61,7 @@ class ConsoleChat:
         # another console user (see /as) keep their buttons until you switch to that user.
         self._choices_by_chat: dict[str, dict[str, str]] = {}
         self.interactive = stdin.isatty()
+        self._stop_presses: set[str] = set()  # button data of running commands' [Cancel] (progress lines)
 
     def write(self, text: str = "") -> None:
         self.stdout.write(text + "\n")
@@ -140,7 +141,7 @@ class ConsoleChat:
             if number in self._choices:
                 return await self.core.handle_button(self.ctx, self._choices[number])
             return [Reply(text=f"There is no button {number} on screen.")]
-        return await self.core.handle_text(self.ctx, text)
+        return await self.core.handle_text(self.ctx, text, progress=ConsoleProgress(self))
 
     async def _awaiting_answer(self) -> bool:
         """Whether this chat's open flow asks a question answered by typing (then "1500" is a size, not a press)."""
@@ -179,18 +180,68 @@ class ConsoleChat:
             await asyncio.sleep(0.05)
 
     async def _loop(self) -> None:
+        """Lines are answered one after another, in order; while one runs (a long /backtest), the next lines
+        are read ahead so that `/cancel`, or pressing the running command's [Cancel], acts at once. Any other
+        line waits its turn, so a piped transcript does not depend on timing."""
+        held: list[str | None] = []
+        reading: asyncio.Future[str | None] | None = None
         while True:
-            line = await self._read_line()
+            if held:
+                line = held.pop(0)
+            else:
+                reading = reading or asyncio.ensure_future(self._read_line())
+                line = await reading
+                reading = None
             if line is None:
                 break
             if not line.strip():
                 continue
-            if not self.interactive:
-                self.write(f"> {line}")
+            self._echo(line)
             if line.strip() in ("/quit", "/exit"):
                 break
-            self.show(await self.with_saved_images(await self.handle(line)))
-            if not self.interactive:
-                # Piped input: let alerts caused by this line print before the next line is read, so the
-                # transcript (and which buttons the numbers press) does not depend on timing.
-                await self._settle_alerts()
+            answering = asyncio.ensure_future(self._answer(line))
+            while not answering.done() and None not in held:  # read ahead up to the end of input
+                reading = reading or asyncio.ensure_future(self._read_line())
+                await asyncio.wait({answering, reading}, return_when=asyncio.FIRST_COMPLETED)
+                if not reading.done():
+                    continue
+                extra, reading = reading.result(), None
+                if extra is not None and self._stops_running(extra):
+                    self._echo(extra)
+                    await self._answer(extra, settle=False)
+                else:
+                    held.append(extra)  # answered after the running line, in order (None: end of input)
+            await answering
+
+    def _echo(self, line: str) -> None:
+        if not self.interactive:
+            self.write(f"> {line}")
+
+    async def _answer(self, line: str, settle: bool = True) -> None:
+        self.show(await self.with_saved_images(await self.handle(line)))
+        if settle and not self.interactive:
+            # Piped input: let alerts caused by this line print before the next line is read, so the
+            # transcript (and which buttons the numbers press) does not depend on timing.
+            await self._settle_alerts()
+
+    def _stops_running(self, line: str) -> bool:
+        """`/cancel`, or a press of a running command's [Cancel] (the only button its progress line shows)."""
+        text = line.strip()
+        if text.lower() == "/cancel":
+            return True
+        pressed = PRESS.fullmatch(text)
+        number = pressed.group(1) if pressed else text
+        return self._choices.get(number) in self._stop_presses
+
+
+class ConsoleProgress:
+    """A long command's progress in a terminal: a line per update (a terminal cannot edit what it printed),
+    with the [Cancel] button as a numbered choice."""
+
+    def __init__(self, chat: ConsoleChat) -> None:
+        self.chat = chat
+
+    async def show(self, reply: Reply) -> None:
+        for row in reply.buttons:
+            self.chat._stop_presses.update(button.data for button in row)
+        self.chat.show([reply])

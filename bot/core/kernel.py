@@ -18,6 +18,7 @@ from bot.core.args import shorten
 from bot.core.callbacks import CallbackCodec
 from bot.core.context import ChatContext
 from bot.core.errors import UserError
+from bot.core.progress import Runs
 from bot.core.ratelimit import SlidingWindowLimiter
 from bot.core.replies import Button, Reply
 from bot.core.source_alerts import SourceAlerts
@@ -61,6 +62,7 @@ class Core:
         self.services = services
         self.codec = codec
         self.limiter = SlidingWindowLimiter(services.settings.limits.per_user_per_minute)
+        self.runs = Runs()  # each user's running long command (/backtest), for progress and /cancel
         self.clock = clock or (lambda: datetime.now(UTC))
         self.started_at = self.clock()
         self.scheduler: Any = None  # bot.core.scheduler.JobScheduler while jobs run

@@ -9,6 +9,7 @@ from typing import Any
 from bot.core.context import ChatContext
 from bot.core.kernel import Core
 from bot.core.permissions import Permission
+from bot.core.progress import ProgressSink
 from bot.core.replies import Reply
 from bot.core.signature import Arg, Signature
 from storage.models import Flow, User
@@ -21,6 +22,7 @@ class Request:
     args: list[str] = field(default_factory=list)
     text: str = ""
     values: dict[str, Any] = field(default_factory=dict)  # the command's declared arguments, parsed
+    progress: ProgressSink | None = None  # where a long command shows how far it is (the adapter's message)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from bot.core.context import ChatContext
 from bot.core.errors import Refused, UserError
 from bot.core.kernel import Core, Services
 from bot.core.permissions import Permission, allowed
+from bot.core.progress import ProgressSink
 from bot.core.registry import Command, Press, Request, registry
 from bot.core.replies import Reply
 from bot.core.usecases.monitoring import last_cycle
@@ -67,7 +68,9 @@ class TipsterCore(Core):
 
     # ---- entry points ------------------------------------------------------------------------------
 
-    async def handle_text(self, ctx: ChatContext, text: str) -> list[Reply]:
+    async def handle_text(self, ctx: ChatContext, text: str, progress: ProgressSink | None = None) -> list[Reply]:
+        """A typed message. `progress`, when the adapter gives one, is where a long command (/backtest) shows
+        how far it is: a message it posts once and then edits."""
         text = (text or "").strip()
         if not text:
             return []
@@ -86,10 +89,11 @@ class TipsterCore(Core):
         command = registry.commands.get(name)
         if command is None:
             return [Reply(text=f"Unknown command /{shorten(name)}. Send /help for the list of commands.")]
-        request = Request(ctx=ctx, user=user, args=rest.split(), text=text)
+        request = Request(ctx=ctx, user=user, args=rest.split(), text=text, progress=progress)
         return await self._run(command, request, lambda: command.signature.parse_text(rest))
 
-    async def handle_command(self, ctx: ChatContext, name: str, options: Mapping[str, str]) -> list[Reply]:
+    async def handle_command(self, ctx: ChatContext, name: str, options: Mapping[str, str],
+                             progress: ProgressSink | None = None) -> list[Reply]:
         """A command given with named options (a Discord slash command): each option's text is parsed by the
         command's declared argument, exactly as if it had been typed."""
         try:
@@ -101,7 +105,8 @@ class TipsterCore(Core):
         if command is None:
             return [Reply(text=f"Unknown command /{shorten(name)}. Send /help for the list of commands.")]
         typed = " ".join(f"{k}={v}" for k, v in options.items())
-        request = Request(ctx=ctx, user=user, args=typed.split(), text=f"/{name} {typed}".strip())
+        request = Request(ctx=ctx, user=user, args=typed.split(), text=f"/{name} {typed}".strip(),
+                          progress=progress)
         return await self._run(command, request, lambda: command.signature.parse_named(options))
 
     async def _run(self, command: Command, request: Request, parse: Callable[[], dict[str, Any]]

@@ -88,3 +88,47 @@ async def send_to(channel: discord.abc.Messageable, replies: list[Reply],
                 kwargs["mention_author"] = False
             sent.append(await channel.send(**kwargs))  # type: ignore[arg-type]
     return sent
+
+
+class InteractionProgress:
+    """A long command's progress as one follow-up of its interaction (the first fills the "thinking" reply),
+    edited by each later update."""
+
+    def __init__(self, interaction: discord.Interaction, *, ephemeral: bool) -> None:
+        self.interaction = interaction
+        self.ephemeral = ephemeral
+        self.message: discord.WebhookMessage | None = None
+
+    async def show(self, reply: Reply) -> None:
+        part = render(reply)[0]
+        view = view_of(part.buttons, part.prompt)
+        try:
+            if self.message is None:
+                extra = {"view": view} if view is not None else {}
+                self.message = await self.interaction.followup.send(
+                    embed=part.embed, ephemeral=self.ephemeral, allowed_mentions=NO_MENTIONS, wait=True,
+                    **extra)  # type: ignore[arg-type]
+            else:
+                await self.message.edit(embed=part.embed, view=view, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as exc:  # deleted, rate-limited: the run goes on regardless
+            log.info("progress message not updated: %s", exc)
+
+
+class ChannelProgress:
+    """The same for a command typed as a message: a reply in its channel, then edited."""
+
+    def __init__(self, channel: discord.abc.Messageable, reference: discord.Message | None = None) -> None:
+        self.channel = channel
+        self.reference = reference
+        self.message: discord.Message | None = None
+
+    async def show(self, reply: Reply) -> None:
+        part = render(reply)[0]
+        view = view_of(part.buttons, part.prompt)
+        try:
+            if self.message is None:
+                self.message = (await send_to(self.channel, [reply], reference=self.reference))[0]
+            else:
+                await self.message.edit(embed=part.embed, view=view, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as exc:
+            log.info("progress message not updated: %s", exc)

@@ -6,7 +6,7 @@ import logging
 
 from telegram import Message, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.core.context import ChatContext
@@ -88,6 +88,27 @@ async def send_replies(context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies
                                            reply_markup=markup if i == len(texts) - 1 else None)
 
 
+class TelegramProgress:
+    """A long command's progress: one message, posted by the first update and edited by the next (the core
+    paces them to at most one a second, well inside Telegram's limits for one chat)."""
+
+    def __init__(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
+        self.context = context
+        self.chat_id = chat_id
+        self.message: Message | None = None
+
+    async def show(self, reply: Reply) -> None:
+        text, markup = render(reply)[0], keyboard(reply)
+        try:
+            if self.message is None:
+                self.message = await self.context.bot.send_message(self.chat_id, text, parse_mode=ParseMode.HTML,
+                                                                   reply_markup=markup)
+            else:
+                await self.message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        except TelegramError as exc:  # "not modified", deleted by the user, a timeout: the run goes on regardless
+            log.info("progress message not updated: %s", exc)
+
+
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Every message with text: commands and free text (flows) alike go to the core."""
     message = update.effective_message
@@ -96,7 +117,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if addressed_to_another_bot(message.text, context.bot.username):
         return
-    replies = await _core(context).handle_text(ctx, message.text)
+    replies = await _core(context).handle_text(ctx, message.text, progress=TelegramProgress(context, message.chat_id))
     await send_replies(context, message.chat_id, replies)
 
 

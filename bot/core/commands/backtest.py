@@ -7,12 +7,13 @@ import re
 from bot.core.args import shorten
 from bot.core.errors import UserError
 from bot.core.kernel import Core
+from bot.core.progress import Cancelled, Progress
 from bot.core.registry import Request, registry
 from bot.core.replies import Reply
 from bot.core.signature import Arg, Kind
-from bot.core.usecases.backtest import MAX_DAYS, backtest
+from bot.core.usecases.backtest import MAX_DAYS, BacktestStage, backtest
 from bot.core.usecases.params import PARAMS_ARG, STRATEGY_ARG
-from bot.core.views.backtest import backtest_reply
+from bot.core.views.backtest import backtest_reply, finished_line, stage_line
 
 _PERIOD = re.compile(r"([0-9]{1,4})d")
 
@@ -37,5 +38,21 @@ def parse_period(text: str) -> int:
 ))
 async def backtest_cmd(core: Core, req: Request) -> list[Reply]:
     v = req.values
-    report = await backtest(core, req.user, v["symbol"], v["timeframe"], v["period"], v["strategy"], v["params"])
+    what = f"backtest of {v['symbol']}"
+    with core.runs.start(req.user.id, what) as run:  # one long run per user; /cancel and [Cancel] stop it
+        progress = Progress(req.progress, run, core.button("⏹ Cancel", "rc", run.id))
+
+        async def report_stage(stage: BacktestStage) -> None:
+            await progress.report(stage_line(stage, run.elapsed))
+
+        try:
+            report = await backtest(core, req.user, v["symbol"], v["timeframe"], v["period"], v["strategy"],
+                                    v["params"], run=run, report=report_stage)
+        except Cancelled:
+            await progress.finish(finished_line(what, run.elapsed, "cancelled"))
+            return [Reply(text=f"Backtest of {v['symbol']} cancelled.")]
+        except BaseException:
+            await progress.finish(finished_line(what, run.elapsed, "stopped"))
+            raise
+        await progress.finish(finished_line(what, run.elapsed, "done"))
     return [backtest_reply(report)]

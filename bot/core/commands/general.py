@@ -1,4 +1,4 @@
-"""/start, /help, /cancel and the [Cancel] button of any multi-step flow."""
+"""/start, /help, /cancel, the [Cancel] button of any multi-step flow and the [Cancel] of a running /backtest."""
 
 from __future__ import annotations
 
@@ -47,9 +47,13 @@ async def help_(core: Core, req: Request) -> list[Reply]:
     return [command_help_reply(command)]
 
 
-@registry.command("cancel", "end any multi-step action", permission=Permission.BASIC, group="General")
+@registry.command("cancel", "end any multi-step action, or stop your running backtest",
+                  permission=Permission.BASIC, group="General")
 async def cancel(core: Core, req: Request) -> list[Reply]:
+    run = core.runs.cancel(req.user.id)
     ended = await core.storage.flows.end(req.user.id, req.ctx.chat_key)
+    if run is not None:  # the run answers for itself ("Backtest of … cancelled.") at its next check
+        return [Reply(text=f"Stopping your {run.what}…")]
     return [Reply(text="Cancelled." if ended else "Nothing to cancel.")]
 
 
@@ -57,3 +61,15 @@ async def cancel(core: Core, req: Request) -> list[Reply]:
 async def cancel_button(core: Core, press: Press) -> list[Reply]:
     await core.storage.flows.end(press.user.id, press.ctx.chat_key)
     return [Reply(text="Cancelled.", edit=True, notice="Cancelled")]
+
+
+@registry.button("rc", permission=Permission.BASIC)
+async def cancel_run_button(core: Core, press: Press) -> list[Reply]:
+    """[Cancel] on a running backtest's progress message: only the one who started it may stop it."""
+    run_id = press.args[0] if press.args else ""
+    run = core.runs.cancel(press.user.id, run_id)
+    if run is not None:
+        return [Reply(notice=f"Stopping your {run.what}…")]
+    if core.runs.by_id(run_id) is not None:
+        return [Reply(notice="Only the one who started this backtest can cancel it.")]
+    return [Reply(notice="That has already finished.")]

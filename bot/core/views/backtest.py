@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from bot.core.replies import Image, Reply
-from bot.core.usecases.backtest import BacktestReport
+from bot.core.usecases.backtest import BacktestReport, BacktestStage
 from engine.backtest.metrics import Metrics
 
 
@@ -77,3 +77,27 @@ def _sentiment_line(report: BacktestReport) -> str:
     total = report.result.end - report.result.start + 1
     return (f"Sentiment: {s.model} over {s.texts:,} bundled dated headlines; news in the window of "
             f"{s.bars_with_news:,} bars (the others count 0; {total:,} bars tested).")
+
+
+_STEPS = {
+    "fetching": "fetching the candles",
+    "deciding": "reading the strategy's decision at every bar",
+    "replaying": "following each tip to its stop, target or expiry",
+    "drawing": "drawing the equity curve",
+}
+
+
+def stage_line(stage: BacktestStage, elapsed: float) -> str:
+    """The progress message of a running backtest (its [Cancel] button comes with it)."""
+    if stage.step == "scoring":
+        share = f" ({stage.done * 100 // stage.total}%)" if stage.total else ""
+        step = f"scoring headlines {stage.done:,}/{stage.total:,}{share}"
+    else:
+        step = _STEPS[stage.step]
+    return f"Backtest of {stage.symbol} {stage.timeframe}: {step} · {elapsed:.0f} s"
+
+
+def finished_line(what: str, elapsed: float, outcome: str) -> str:
+    """The progress message's last state: done, cancelled or stopped (the reason follows as its own reply)."""
+    mark = {"done": "✅", "cancelled": "⏹", "stopped": "⚠️"}.get(outcome, "")
+    return f"{mark} {what[:1].upper()}{what[1:]} {outcome} after {elapsed:.1f} s.".strip()
