@@ -132,6 +132,41 @@ class PositionRepository:
                 " VALUES (?, 'entry', ?, ?, 'sent', ?, ?)", (position_id, client_order_id, broker, now, now))
         return position_id, []
 
+    async def state_in(self, conn: aiosqlite.Connection, user_id: int, starting_equity: Decimal,
+                       day_starts: Mapping[str, datetime], symbol: str) -> AccountState:
+        """What the risk checks read, inside the caller's transaction (a paper grid's fills, storage.grids)."""
+        await self._ensure_account(conn, user_id, starting_equity)
+        return await self._account_state(conn, user_id, None, day_starts, symbol)
+
+    async def insert_filled(self, conn: aiosqlite.Connection, *, user_id: int, platform: str, chat_id: str,
+                            symbol: str, side: Side, broker: str, notional: Decimal, stop_loss: Decimal | None,
+                            take_profit: Decimal | None, price_decimals: int, fill: Fill, market_at: datetime,
+                            alerts: list[AlertSpec]) -> int:
+        """A position whose entry fill is known before anything is stored (a paper grid's resting order the
+        close crossed), stored open with its filled order, the paper cash debited and its alerts, inside the
+        caller's transaction, so the grid's level and the position are written together or not at all."""
+        now = to_db_time(utcnow())
+        at = to_db_time(market_at)
+        cur = await conn.execute(
+            "INSERT INTO positions(user_id, signal_id, platform, chat_id, symbol, side, broker, status, notional,"
+            " quantity, entry_price, entry_fee, stop_loss, take_profit, price_decimals, trail_extreme, last_price,"
+            " market_at, opened_at, created_at, updated_at)"
+            " VALUES (?, NULL, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (user_id, platform, chat_id, symbol, side.value, broker, str(notional), str(fill.quantity),
+             str(fill.price), str(fill.fee), _s(stop_loss), _s(take_profit), price_decimals, str(fill.price),
+             str(fill.price), at, at, now, now))
+        position_id = int(cur.lastrowid or 0)
+        await conn.execute(
+            "INSERT INTO orders(position_id, purpose, client_order_id, broker, status, created_at, updated_at)"
+            " VALUES (?, 'entry', ?, ?, 'sent', ?, ?)", (position_id, fill.client_order_id, broker, now, now))
+        await self._order_done(conn, fill.client_order_id, fill)
+        if broker == "paper":
+            await self._move_cash(conn, user_id, -(fill.price * fill.quantity + fill.fee))
+        for platform_, chat, kind, payload, dedupe in alerts:
+            await self.alerts.enqueue(platform_, chat, kind, payload, dedupe, conn=conn)
+        self.open_set_version += 1  # the position monitor re-reads its book
+        return position_id
+
     async def account_state(self, user_id: int, starting_equity: Decimal, signal_id: int | None,
                             day_starts: Mapping[str, datetime], symbol: str) -> AccountState:
         """What the risk checks read, outside a transaction (a confirmation card; the open re-reads it)."""

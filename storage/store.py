@@ -11,6 +11,7 @@ from storage.alerts import AlertRepository
 from storage.chats import ChatRepository
 from storage.db import Database
 from storage.follows import JobRunRepository, SubscriptionRepository, WatchRepository
+from storage.grids import GridRepository
 from storage.positions import PositionRepository
 from storage.signals import SignalRepository
 from storage.state import FlowRepository, KeyValueRepository
@@ -36,6 +37,7 @@ class Storage:
         self.chats = ChatRepository(db)
         self.alerts = AlertRepository(db)
         self.positions = PositionRepository(db)  # the one instance: trading and the monitors share it
+        self.grids = GridRepository(db, self.positions)  # paper grids: their fills open positions through it
         self.summaries = SummaryRepository(db)
 
     @classmethod

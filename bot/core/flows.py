@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 TYPED_ANSWERS = frozenset({"approve_days", "open_size"})
 
 # Flows that wait for a button, not for typed text.
-CONFIRMATIONS = frozenset({"broadcast", "open_confirm", "open_tip", "close", "close_all",
+CONFIRMATIONS = frozenset({"broadcast", "open_confirm", "open_tip", "close", "close_all", "grid_start",
                            "resetpaper", "forgetme", "deluser"})
 ALREADY_DONE = "Already done (or this step has ended)."
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.core.jobs.grids import GridWatcher
 from bot.core.jobs.monitor import SignalMonitor
 from bot.core.jobs.positions import PositionMonitor
 from bot.core.jobs.scan import WatchlistScanner
@@ -132,6 +133,8 @@ def build_scheduler(core: Core) -> JobScheduler:
     if core.trading is not None:
         scheduler.add("positions", PositionMonitor(core, core.trading).run,
                       lambda: settings().monitor.positions_interval)
+        # Paper grids: new closed bars are few, so the positions' interval is plenty and costs little.
+        scheduler.add("grids", GridWatcher(core).run, lambda: settings().monitor.positions_interval)
     core.scheduler = scheduler
     return scheduler
 

@@ -125,16 +125,17 @@ class PaperBroker:
 
     def _triggered(self, order: OrderRequest, trigger: ExitTrigger, buy: bool) -> tuple[Decimal, str]:
         """The fill of an exit the monitor saw touched: a take-profit at its limit (never at a later price past
-        it), a stop as a market order from the stop or the gap's open, slipped against the taker."""
-        if not order.closing:
-            raise OrderRejected("a take-profit or stop trigger applies to exits only")
+        it), a stop as a market order from the stop or the gap's open, slipped against the taker. An entry may
+        rest as a limit too (a paper grid's level, filled at the close that crossed it); never as a stop."""
+        if not order.closing and trigger.kind != "limit":
+            raise OrderRejected("a stop trigger applies to exits only")
         if trigger.price <= 0:
             raise OrderRejected(f"trigger price {trigger.price} is not a price")
         if trigger.kind == "limit":
             price = trigger.price
             if order.price_decimals is not None:  # a limit never fills worse than its price
                 price = price.quantize(_quantum(order.price_decimals), rounding=ROUND_FLOOR if buy else ROUND_CEILING)
-            return price, f"paper limit fill at {trigger.price} (take-profit)"
+            return price, f"paper limit fill at {trigger.price} ({'take-profit' if order.closing else 'grid level'})"
         price = slipped_price(trigger.price, self.slippage_pct, buy, order.price_decimals)
         return price, f"paper stop fill from {trigger.price} {'+' if buy else '−'}{self.slippage_pct}% slippage"
 

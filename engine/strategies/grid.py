@@ -22,6 +22,10 @@ which close earlier decisions rather than make new ones. A BUY's take-profit is 
 level it filled and its stop `stop_loss` percent below the entry price; SELL mirrored. The score is where
 the close sits in the grid: +1 at the bottom edge, 0 at the anchor, −1 at the top edge. `level_table`
 gives the levels with side, price and filled state, for the chat view.
+
+A paper grid running live (bot.core.usecases.grids) applies the same rule one closed bar at a time through
+`step_grid`, which runs `_Grid.step` itself on the grid's stored anchor and filled levels, and `paper_levels` /
+`fill_levels` put its lines and each fill's stop and take-profit on the tick as the strategy's own levels are.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from engine.models import Candles
 from engine.risk import quantize_price
 from engine.strategies import params as read
 from engine.strategies.base import BUY, HOLD, SELL, Decisions
-from engine.strategies.levels import entry_prices, round_levels
+from engine.strategies.levels import entry_prices, round_levels, to_decimal
 
 ENTER_STRATEGIES = ("long-short", "long", "short")
 DEFAULTS: dict[str, Any] = {"grid_num": 20, "grid_spacing": 0.8, "enter_strategy": "long-short",
@@ -236,6 +240,7 @@ class GridTable:
     as_of: datetime  # the newest bar it has seen
     recentred: int  # how often it moved to follow the price
     levels: list[GridLevel]
+    anchor_exact: float = math.nan  # the anchor before rounding to the tick: the lines are computed from it
 
     @property
     def filled(self) -> int:
@@ -264,7 +269,7 @@ def level_table(candles: Candles, params: Mapping[str, Any], start: int | dateti
     d = candles.price_decimals
 
     def tick(value: float) -> Decimal:
-        return quantize_price(Decimal(repr(value)), d)
+        return _tick(value, d)
 
     rows = []
     for k in sorted(grid.ks, reverse=True):
@@ -275,7 +280,87 @@ def level_table(candles: Candles, params: Mapping[str, Any], start: int | dateti
     return GridTable(symbol=candles.symbol, timeframe=candles.timeframe, anchor=tick(grid.anchor),
                      spacing=p["grid_spacing"], stop_loss=p["stop_loss"],
                      started=datetime.fromtimestamp(int(candles.timestamps[begin]), tz=UTC),
-                     as_of=candles.last_time, recentred=grid.recentred, levels=rows)
+                     as_of=candles.last_time, recentred=grid.recentred, levels=rows, anchor_exact=grid.anchor)
+
+
+def _tick(value: float, decimals: int) -> Decimal:
+    """A line's price as the chat shows it and a paper grid's order rests at."""
+    return quantize_price(Decimal(repr(value)), decimals)
+
+
+@dataclass(frozen=True)
+class PaperLevel:
+    """One order level of a grid around `anchor`: k (−1 the first buy below, 1 the first sell above), its side,
+    its price and where a fill there takes its profit, on the tick."""
+
+    k: int
+    side: str  # "buy" or "sell"
+    price: Decimal
+    take_profit: Decimal
+
+
+def _grid(params: Mapping[str, Any]) -> _Grid:
+    p = STRATEGY.check_params(params)
+    return _Grid(_order_levels(p["grid_num"], p["enter_strategy"]), p["grid_spacing"], p["stop_loss"])
+
+
+def paper_levels(anchor: float, params: Mapping[str, Any], decimals: int) -> list[PaperLevel]:
+    """The order levels of a grid started at `anchor`, highest price first (as `level_table` lists them)."""
+    grid = _grid(params)
+    grid.start(anchor)
+    return [PaperLevel(k, "buy" if k < 0 else "sell", _tick(grid.lines[k], decimals),
+                       _tick(grid.lines[k + 1] if k < 0 else grid.lines[k - 1], decimals))
+            for k in sorted(grid.ks, reverse=True)]
+
+
+@dataclass(frozen=True)
+class GridFill:
+    k: int
+    side: str  # "buy" or "sell"
+    price: float  # what it filled at: the bar's close
+    stop: float  # stop_loss percent from that price (unrounded)
+    take_profit: float  # one level on (unrounded)
+
+
+@dataclass(frozen=True)
+class GridStep:
+    fills: list[GridFill]  # lowest level first
+    freed: list[int]  # filled levels whose take-profit or stop this close reached
+    anchor: float  # after the bar: a new one when the grid re-centred
+    recentred: bool
+
+
+def step_grid(params: Mapping[str, Any], anchor: float, held: Mapping[int, float], c0: float, c1: float,
+              price: float) -> GridStep:
+    """One closed bar of a running grid by the strategy's own rule (`_Grid.step`): the grid around `anchor`
+    with the levels in `held` filled (k → the price each filled at), the previous close `c0`, this bar's close
+    `c1`, and `price` the price a fill on this bar is at (the close)."""
+    grid = _grid(params)
+    grid.start(anchor)
+    for k, entry in held.items():
+        if k in grid.entry:
+            grid.entry[k] = entry
+            grid.filled += 1
+    before = dict(grid.entry)
+    grid.step(c0, c1, price)
+    recentred = grid.anchor != anchor
+    if recentred:  # only an empty grid moves: nothing filled or freed on this bar
+        return GridStep([], [], grid.anchor, True)
+    down, up = 1.0 - grid.sl, 1.0 + grid.sl
+    fills = [GridFill(k, "buy" if k < 0 else "sell", price, price * (down if k < 0 else up),
+                      grid.lines[k + 1] if k < 0 else grid.lines[k - 1])
+             for k in grid.ks if before[k] is None and grid.entry[k] is not None]
+    freed = [k for k in grid.ks if before[k] is not None and grid.entry[k] is None]
+    return GridStep(fills, freed, grid.anchor, False)
+
+
+def fill_levels(fill: GridFill, decimals: int) -> tuple[Decimal, Decimal]:
+    """(stop, take-profit) of a fill on the tick, rounded as the strategy's decisions are (`round_levels`)."""
+    side = np.array([BUY if fill.side == "buy" else SELL], dtype=np.int8)
+    stop, target = round_levels(side, np.array([fill.stop]), np.array([fill.take_profit]), decimals)
+    out = to_decimal(float(stop[0]), decimals), to_decimal(float(target[0]), decimals)
+    assert out[0] is not None and out[1] is not None
+    return out[0], out[1]
 
 
 STRATEGY = GridStrategy()

@@ -60,11 +60,19 @@ async def test_paper_exit_without_trigger_still_fills_at_market() -> None:
     assert fill.price == D("101.94")
 
 
-async def test_paper_trigger_only_on_exits() -> None:
+async def test_paper_stop_trigger_only_on_exits() -> None:
     broker = PaperBroker(market_at("100.00"), D("0.1"), D("0.05"), clock=lambda: NOON)
-    entry = exit_order("e1", Side.LONG, "1", ExitTrigger(kind="limit", price=D("50")))
+    entry = exit_order("e1", Side.LONG, "1", ExitTrigger(kind="stop", price=D("50")))
     with pytest.raises(OrderRejected, match="exits only"):
         await broker.submit(entry.model_copy(update={"closing": False}))
+
+
+async def test_paper_limit_entry_fills_at_its_limit() -> None:
+    # A paper grid's buy level resting at 98.50 (the market is at 100.00): no slippage, fee 0.1 % of 98.50.
+    broker = PaperBroker(market_at("100.00"), D("0.1"), D("0.05"), clock=lambda: NOON)
+    entry = exit_order("e2", Side.LONG, "2", ExitTrigger(kind="limit", price=D("98.50")))
+    fill = await broker.submit(entry.model_copy(update={"closing": False}))
+    assert (fill.price, fill.quantity, fill.fee) == (D("98.50"), D(2), D("0.197"))
 
 
 # ---- the decision: bars since the last look, exact levels ------------------------------------------------

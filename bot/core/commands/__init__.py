@@ -8,6 +8,7 @@ from bot.core.commands import (  # noqa: F401
     charts,
     follows,
     general,
+    grids,
     market,
     monitoring,
     positions,

@@ -122,7 +122,8 @@ async def card_extras(core: Core, strategy_name: str, signal: Signal, params: di
 
         # From the first bar, as the tip's decision was read: the filled levels are the ones its run holds.
         table = await asyncio.to_thread(level_table, candles, params, 0)
-        return {"grid": {"anchor": str(table.anchor), "spacing": table.spacing, "recentred": table.recentred,
+        return {"grid": {"anchor": str(table.anchor), "anchor_exact": repr(table.anchor_exact),
+                         "spacing": table.spacing, "recentred": table.recentred,
                          "levels": [{"side": lv.side, "price": str(lv.price), "filled": lv.filled}
                                     for lv in table.levels]}}
     select_contract = getattr(strategy, "select_contract", None)

@@ -364,6 +364,24 @@ class Trading:
                                   opened_at=opened_at)
         return result
 
+    # ---- paper grids (bot.core.usecases.grids): the same checks on the same account -------------------
+
+    @property
+    def starting_equity(self) -> Decimal:
+        return self._starting_equity
+
+    async def risk_inputs(self, user_id: int, symbol: str, price: Decimal) -> tuple[dict[str, Decimal],
+                                                                                    dict[str, datetime]]:
+        """(prices the account is valued at, the day starts its trade count reads) for checks that run inside
+        a storage transaction, as `open` prepares them."""
+        held = await self.repo.with_status("pending", "open", "closing", user_id=user_id)
+        return await self._prices_with(held, symbol, price), await self._market_days(user_id, symbol)
+
+    def entry_checks(self, symbol: str, notional: Decimal, cost: Decimal, state: AccountState,
+                     prices: dict[str, Decimal]) -> list[CheckResult]:
+        """Every risk check of an entry of `notional` costing `cost`, on `state` valued at `prices`."""
+        return self._checks(symbol, notional, cost, self._valuation(state.cash, state.held, prices), state)
+
     # ---- closing -------------------------------------------------------------------------------------
 
     async def exit_estimate(self, position: Position) -> ExitEstimate | None:

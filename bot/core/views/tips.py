@@ -29,8 +29,12 @@ def card_buttons(core: Core, signal: Signal, viewer: User | None = None) -> list
         second.insert(0, core.button("💰 Open position", "op", signal.id))
     second.append(core.button("📈 Chart", "ch", signal.id))
     # [Chart] ends the second row where there is room, else it starts a third (never more than three a row).
-    return [[core.button("🔄 Refresh", "rf", signal.id), core.button("📜 History", "hi", signal.id),
+    rows = [[core.button("🔄 Refresh", "rf", signal.id), core.button("📜 History", "hi", signal.id),
              core.button("✖ Dismiss", "dm", signal.id)], second[:3], *([second[3:]] if len(second) > 3 else [])]
+    if (viewer is not None and allowed(viewer.role, Permission.TRADE) and signal.extra.get("strategy") == "grid"
+            and isinstance(signal.extra.get("grid"), dict)):  # the grid's levels as resting paper orders
+        rows.append([core.button("🧮 Start paper grid", "gs", signal.id)])
+    return rows
 
 
 def card_reply(core: Core, signal: Signal, user: User | None, *, edit: bool = False,
