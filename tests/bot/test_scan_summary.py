@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -61,6 +62,8 @@ async def test_scan_pushes_once_per_bar_to_every_watching_chat(score: TipsterCor
     assert labels == ["🔄 Refresh", "📜 History", "✖ Dismiss", "💰 Open position", "👁 Watch", "📰 News",
                       "📈 Chart"]
     assert "Not financial advice" in alert.payload["text"]
+    # The card's record line, as a fresh /signal card has it, and kept with the tip for later redraws.
+    assert re.search(r"Past 30 days on BTC/USDT 1h: no (BUY|SELL) tips", alert.payload["text"])
     # Each pushed tip is stored for the user who added the watch, in the watching chat.
     rows = await core.storage.db.fetchall("SELECT user_id, chat_id, symbol FROM signals ORDER BY id")
     owners = {(r["chat_id"], r["symbol"]): r["user_id"] for r in rows}

@@ -13,12 +13,13 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from bot.core.access import access_message
 from bot.core.kernel import Core
 from bot.core.usecases.chats import chat_timezone
+from bot.core.usecases.track import tip_record
 from bot.core.views.alerts import scan_card
 from engine.models import Recommendation, Signal
 from engine.signals import generate_signal
@@ -109,6 +110,9 @@ class WatchlistScanner:
         owner = await services.storage.users.get(watch.user_id)
         if owner is None or access_message(owner, self.core.now()) is not None:
             return 0  # a disabled or expired user's watch stays, silent, until they are back
+        record = await tip_record(self.core, signal)  # the card's line on past tips, kept with the tip as /signal does
+        if record is not None:
+            signal = signal.model_copy(update={"extra": {**signal.extra, "record": asdict(record)}})
         stored = await services.storage.signals.create(signal, owner.id, watch.platform, watch.chat_id)
         tz = await chat_timezone(self.core, watch.platform, watch.chat_id)
         await self.core.notify_chat(watch.platform, watch.chat_id, scan_card(self.core, stored, tz, owner), "scan",
