@@ -28,12 +28,18 @@ from typing import Any, TypeVar
 import requests
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import OrderClass, OrderSide, OrderType, TimeInForce
+from alpaca.trading.enums import OrderClass, OrderSide, OrderType, QueryOrderStatus, TimeInForce
 from alpaca.trading.enums import OrderStatus as AlpacaStatus
 from alpaca.trading.models import Order
-from alpaca.trading.requests import GetOrderByIdRequest, MarketOrderRequest, StopLossRequest, TakeProfitRequest
+from alpaca.trading.requests import (
+    GetOrderByIdRequest,
+    GetOrdersRequest,
+    MarketOrderRequest,
+    StopLossRequest,
+    TakeProfitRequest,
+)
 
-from engine.brokers.base import BrokerError, Fill, OrderRejected, OrderRequest, OrderStatus, Side
+from engine.brokers.base import AccountFigures, BrokerError, Fill, OrderRejected, OrderRequest, OrderStatus, Side
 from engine.brokers.reasons import one_line, shown_reason
 from engine.brokers.retry import RetryPolicy, parse_retry_after, retryable, with_retry
 
@@ -216,6 +222,25 @@ class AlpacaBroker:
         """One line about the account; raises BrokerError(auth=True) when the keys are refused."""
         account = await self._call(self._client.get_account, what="get account")
         return f"Alpaca account {account.account_number} {account.status.value}, buying power {account.buying_power}"
+
+    async def account(self) -> AccountFigures:
+        """The account's equity and cash as Alpaca reports them (GET /v2/account)."""
+        account = await self._call(self._client.get_account, what="get account")
+        return AccountFigures(equity=_dec(account.equity), cash=_dec(account.cash))
+
+    async def cancel_open_orders(self) -> int:
+        """Cancel every open order of the account, bracket legs included (a user leaving: /forgetme); returns
+        how many Alpaca accepted. One already gone (filled, or cancelled with its sibling) is skipped."""
+        orders = await self._call(self._client.get_orders, GetOrdersRequest(status=QueryOrderStatus.OPEN,
+                                                                             limit=500), what="list open orders")
+        cancelled = 0
+        for order in orders:
+            try:
+                await self._call(self._client.cancel_order_by_id, order.id, what="cancel order")
+                cancelled += 1
+            except (OrderRejected, _NotFound):
+                pass
+        return cancelled
 
     async def close(self) -> None:
         self._client._session.close()

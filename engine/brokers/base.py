@@ -71,6 +71,14 @@ class Fill(BaseModel):
     detail: str = ""
 
 
+class AccountFigures(BaseModel):
+    """What a broker account is worth now, as the broker reports it: the risk budget of a user trading with
+    their own keys is this, not the paper ledger."""
+
+    equity: Decimal  # cash plus positions at market value
+    cash: Decimal  # what new orders may spend
+
+
 class BrokerError(Exception):
     """A broker call failed. `transient`: retrying later may succeed (timeouts, 429, 5xx); `auth`: the keys
     were refused (stop and tell the user, never retry); `retry_after`: seconds the broker asked us to wait."""

@@ -36,7 +36,7 @@ import aiohttp
 import ccxt.async_support as ccxt_async
 from ccxt.base import errors as cx
 
-from engine.brokers.base import BrokerError, Fill, OrderRejected, OrderRequest, OrderStatus, Side
+from engine.brokers.base import AccountFigures, BrokerError, Fill, OrderRejected, OrderRequest, OrderStatus, Side
 from engine.brokers.reasons import body_field, one_line, shown_reason
 from engine.brokers.retry import RetryPolicy, parse_retry_after, retryable, with_retry
 
@@ -194,6 +194,55 @@ class CcxtBroker:
     async def close(self) -> None:
         """Release ccxt's aiohttp session (ccxt warns, and leaks it, when an exchange is not closed)."""
         await self.exchange.close()
+
+    # ---- the account (a user's own keys: /setkeys checks them, the risk budget reads them) --------------
+
+    async def check(self) -> str:
+        """One line about the account (the exchange's balance call); raises BrokerError(auth=True) when the
+        keys are refused."""
+        balance = await self._call(self.exchange.fetch_balance, what="fetch balance")
+        held = sorted(asset for asset, amount in (balance.get("total") or {}).items() if amount)
+        return f"{self.exchange.id} account with {len(held)} asset(s)" + (f": {', '.join(held[:5])}" if held else "")
+
+    async def account(self, quote: str = "USDT") -> AccountFigures:
+        """Equity in `quote`: its balance plus every other held asset at its last price against `quote` (an
+        asset without such a market counts nothing); cash is the free `quote` balance."""
+        balance = await self._call(self.exchange.fetch_balance, what="fetch balance")
+        totals = balance.get("total") or {}
+        equity = _dec(totals.get(quote) or 0)
+        async with self._markets_lock:
+            if not self.exchange.markets:
+                await self._call(self.exchange.load_markets, what="load markets")
+        for asset, amount in totals.items():
+            symbol = f"{asset}/{quote}"
+            if asset == quote or not amount or symbol not in self.exchange.markets:
+                continue
+            ticker = await self._call(self.exchange.fetch_ticker, symbol, what="fetch ticker")
+            equity += _dec(amount) * _dec(ticker.get("last") or 0)
+        return AccountFigures(equity=equity, cash=_dec((balance.get("free") or {}).get(quote) or 0))
+
+    async def cancel_open_orders(self) -> int:
+        """Cancel every open order of the account (a user leaving: /forgetme), an OCO list through its list;
+        returns how many were cancelled. One already gone is skipped."""
+        self.exchange.options["warnOnFetchOpenOrdersWithoutSymbol"] = False  # every symbol, on purpose
+        orders = await self._call(self.exchange.fetch_open_orders, what="fetch open orders")
+        cancelled, lists = 0, set()
+        for order in orders:
+            info = order.get("info") or {}
+            list_id = str(info.get("orderListId", "-1"))
+            try:
+                if list_id != "-1":
+                    if (info.get("symbol"), list_id) in lists:
+                        continue
+                    lists.add((info.get("symbol"), list_id))
+                    await self._call(self.exchange.privateDeleteOrderList,
+                                     {"symbol": info.get("symbol"), "orderListId": list_id}, what="cancel OCO")
+                else:
+                    await self._call(self.exchange.cancel_order, order["id"], order["symbol"], what="cancel order")
+                cancelled += 1
+            except (_NotFound, OrderRejected):
+                pass
+        return cancelled
 
     async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any, idempotent: bool = True,
                     what: str = "ccxt") -> T:
