@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -364,6 +365,18 @@ class LimitSettings(_Section):
     per_user_per_minute: int = Field(default=20, ge=1, le=100_000)
 
 
+class MetricsSettings(_Section):
+    # The Prometheus exposition (bot/metrics.py) at http://host:port/metrics; None: no metrics server.
+    port: int | None = Field(default=None, ge=1, le=65535)
+    host: str = "127.0.0.1"  # loopback: a scrape from elsewhere is an explicit choice (0.0.0.0 in a container)
+
+
+class ConfigSettings(_Section):
+    # Re-read the config file when it changes, as /reload does (its mtime and hash are polled).
+    watch: bool = False
+    watch_interval: float = Field(default=2.0, ge=0.1, le=3600)
+
+
 class Settings(BaseSettings):
     """Every setting of SPEC §11. Precedence: init args > env `TIPSTER_*` > config.yaml > defaults."""
 
@@ -389,6 +402,8 @@ class Settings(BaseSettings):
     brokers: BrokerSettings = BrokerSettings()
     strategies: StrategiesSettings = StrategiesSettings()
     limits: LimitSettings = LimitSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    config: ConfigSettings = ConfigSettings()
 
     @field_validator("admins")
     @classmethod
@@ -409,7 +424,16 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The YAML file is passed in as init kwargs by load_settings, so env must outrank init here.
-        return env_settings, init_settings
+        return _EnvWithoutConfigPath(settings_cls), init_settings
+
+
+class _EnvWithoutConfigPath(EnvSettingsSource):
+    """The env source, blind to TIPSTER_CONFIG: that variable is the config file's path, not the value of the
+    `config` section (whose keys stay settable as TIPSTER_CONFIG__WATCH)."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        self.env_vars = {k: v for k, v in self.env_vars.items() if k.lower() != "tipster_config"}
 
 
 class ConfigError(Exception):
@@ -427,12 +451,20 @@ def _format_validation_error(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
-    """Load config.yaml (path, else $TIPSTER_CONFIG, else ./config.yaml if present) plus env overrides."""
+def config_path(path: str | os.PathLike[str] | None = None) -> Path | None:
+    """The config file load_settings reads: path, else $TIPSTER_CONFIG, else ./config.yaml if present.
+    Relative paths inside it (storage.sqlite_path, sentiment.finbert_path, logs) are relative to the working
+    directory, not to the file: `--config /etc/tipster/config.yaml` run from /srv/tipster keeps its data there."""
     chosen = path or os.environ.get("TIPSTER_CONFIG")
-    data: dict[str, Any] = {}
     if chosen is None and Path("config.yaml").is_file():
         chosen = "config.yaml"
+    return Path(chosen) if chosen is not None else None
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Load config.yaml (path, else $TIPSTER_CONFIG, else ./config.yaml if present) plus env overrides."""
+    chosen = config_path(path)
+    data: dict[str, Any] = {}
     if chosen is not None:
         file = Path(chosen)
         if not file.is_file():
