@@ -18,6 +18,7 @@ from bot.core.args import shorten
 from bot.core.callbacks import CallbackCodec
 from bot.core.context import ChatContext
 from bot.core.errors import UserError
+from bot.core.metrics import Metrics, NoMetrics
 from bot.core.progress import Runs
 from bot.core.ratelimit import SlidingWindowLimiter
 from bot.core.replies import Button, Reply
@@ -67,6 +68,8 @@ class Core:
         self.started_at = self.clock()
         self.scheduler: Any = None  # bot.core.scheduler.JobScheduler while jobs run
         self.trading: Any = None  # bot.core.usecases.trading.Trading, wired by the app with its brokers
+        self.metrics: Metrics = NoMetrics()  # bot.metrics.PrometheusMetrics when metrics.port is set
+        self.reloader: Any = None  # bot.core.reload.ConfigReloader: what /reload and config.watch re-read
         self.chat_admin_checks: dict[str, ChatAdminCheck] = {}
         # Later capabilities (monitoring, outbox, positions) add their lines to /stats and /health here.
         self._known_chats: set[tuple[str, str]] = set()

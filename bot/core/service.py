@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -114,6 +115,7 @@ class TipsterCore(Core):
         """Authorise, parse the declared arguments, rate-limit, run: in that order, so a viewer calling an admin
         command hears "admins only" (not a usage line), and a mistyped tip costs nothing of the rate limit."""
         name, user = command.name, request.user
+        started, outcome = time.perf_counter(), "ok"
         try:
             self._authorise(user, command.permission, f"/{name}")
             request.values = parse()
@@ -121,15 +123,20 @@ class TipsterCore(Core):
                 self._rate_limit(user)
             return await command.handler(self, request)
         except UserError as exc:
+            outcome = "user_error"
             if exc.usage is None:
                 exc.usage = command.usage
             return [self._user_error(exc)]
         except Refused as exc:
+            outcome = "refused"
             await self._log_refusal(user, f"/{name}", exc)
             return [Reply(text=exc.message)]
         except Exception:
+            outcome = "error"
             log.exception("command /%s failed", name)
             return [self._internal_error(f"/{name}")]
+        finally:
+            self.metrics.command(name, outcome, time.perf_counter() - started)
 
     async def handle_reaction(self, ctx: ChatContext, button_data: Sequence[str],
                               reaction: Literal["approve", "dismiss"]) -> list[Reply]:
