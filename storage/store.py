@@ -8,6 +8,7 @@ from __future__ import annotations
 from storage.activity import ActivityRepository
 from storage.admin import AuditRepository, ChatSettingsRepository, MessageRepository, UserAdminRepository
 from storage.alerts import AlertRepository
+from storage.broker_keys import BrokerKeyRepository
 from storage.chats import ChatRepository
 from storage.db import Database
 from storage.follows import JobRunRepository, SubscriptionRepository, WatchRepository
@@ -39,6 +40,7 @@ class Storage:
         self.positions = PositionRepository(db)  # the one instance: trading and the monitors share it
         self.grids = GridRepository(db, self.positions)  # paper grids: their fills open positions through it
         self.summaries = SummaryRepository(db)
+        self.broker_keys = BrokerKeyRepository(db)  # users' own broker keys, as encrypted tokens only
 
     @classmethod
     async def open(cls, path: str) -> Storage:

@@ -43,6 +43,9 @@ class Services:
     sentiment: SentimentProvider
     outbox: Any = None  # bot.core.outbox.AlertOutbox, shared by the core and every adapter's sender
     options: Any = None  # an engine.options ChainSource (Alpaca's chains); None: synthetic chains (the replay)
+    vault: Any = None  # bot.core.vault.Vault from TIPSTER_SECRET_KEY; None: broker-key commands are disabled
+    # (broker name, key, secret) -> an engine Broker on that account: users' own keys (bot.app.own_broker_factory)
+    broker_factory: Callable[[str, str, str], Any] | None = None
 
 
 class Notifier(Protocol):
