@@ -18,6 +18,7 @@ from typing import Any, Literal
 import aiosqlite
 from pydantic import BaseModel
 
+from storage.chats import notify_word
 from storage.db import Database, from_db_time, to_db_time, utcnow
 
 AlertStatus = Literal["pending", "sending", "sent", "failed", "dropped"]
@@ -79,12 +80,26 @@ def _error(text: str | None) -> str | None:
 AlertSpec = tuple[str, str, str, dict[str, Any], str | None]
 
 # One alert row; a chat that blocked the bot gets it already `dropped`, a seen dedupe key stores nothing.
+# The chat's /notify choice for the alert's word (storage.chats.NOTIFY_KINDS; NULL word: always sent) is read
+# in the same statement, so every path that queues alerts obeys it: `off` stores the row `dropped` with the
+# reason (counted, never sent), `silent` adds "silent": true to the payload for the sender.
 _INSERT = ("INSERT INTO alerts(platform, chat_id, kind, payload_json, status, next_attempt_at, created_at,"
            " dedupe_key, last_error)"
-           " SELECT ?, ?, ?, ?, CASE WHEN c.blocked_at IS NULL THEN 'pending' ELSE 'dropped' END, ?, ?, ?,"
-           "        CASE WHEN c.blocked_at IS NULL THEN NULL ELSE 'chat blocked: ' || c.blocked_reason END"
-           " FROM (SELECT 1) LEFT JOIN chats c ON c.platform = ? AND c.chat_id = ?"
+           " SELECT :platform, :chat_id, :kind,"
+           "        CASE WHEN n.state = 'silent' THEN json_set(:payload, '$.silent', json('true')) ELSE :payload END,"
+           "        CASE WHEN n.blocked_at IS NULL AND n.state IS NOT 'off' THEN 'pending' ELSE 'dropped' END,"
+           "        :due, :now, :dedupe,"
+           "        CASE WHEN n.blocked_at IS NOT NULL THEN 'chat blocked: ' || n.blocked_reason"
+           "             WHEN n.state = 'off' THEN 'notifications off in this chat: ' || :word END"
+           " FROM (SELECT c.blocked_at, c.blocked_reason, json_extract(c.notify_json, '$.' || :word) AS state"
+           "       FROM (SELECT 1) LEFT JOIN chats c ON c.platform = :platform AND c.chat_id = :chat_id) AS n"
            " WHERE true ON CONFLICT(dedupe_key) DO NOTHING")
+
+
+def _row(platform: str, chat_id: str, kind: str, payload: dict[str, Any], due: str, now: str,
+         dedupe_key: str | None) -> dict[str, Any]:
+    return {"platform": platform, "chat_id": str(chat_id), "kind": kind, "payload": json.dumps(payload, default=str),
+            "due": due, "now": now, "dedupe": dedupe_key, "word": notify_word(kind)}
 
 
 class AlertRepository:
@@ -122,8 +137,8 @@ class AlertRepository:
         """
         now = utcnow()
         stamp = to_db_time(now)
-        rows = [(platform, str(chat_id), kind, json.dumps(payload, default=str), stamp, stamp, dedupe_key,
-                 platform, str(chat_id)) for platform, chat_id, kind, payload, dedupe_key in alerts]
+        rows = [_row(platform, chat_id, kind, payload, stamp, stamp, dedupe_key)
+                for platform, chat_id, kind, payload, dedupe_key in alerts]
         if rows:
             await conn.executemany(_INSERT, rows)
 
@@ -132,10 +147,7 @@ class AlertRepository:
         now = utcnow()
         due = to_db_time(max(now, not_before) if not_before else now)
         rows = await conn.execute_fetchall(  # one round trip to the database thread
-            _INSERT + " RETURNING id",
-            (platform, str(chat_id), kind, json.dumps(payload, default=str), due, to_db_time(now), dedupe_key,
-             platform, str(chat_id)),
-        )
+            _INSERT + " RETURNING id", _row(platform, chat_id, kind, payload, due, to_db_time(now), dedupe_key))
         for row in rows:
             return int(row[0])
         existing = list(await conn.execute_fetchall("SELECT id FROM alerts WHERE dedupe_key = ?", (dedupe_key,)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Literal, get_args
 
 import aiosqlite
 from pydantic import BaseModel
@@ -12,6 +13,21 @@ from pydantic import BaseModel
 from storage.db import Database, from_db_time, to_db_time, utcnow
 
 GROUP_TYPES = frozenset({"group", "supergroup", "channel"})
+
+# ---- per-chat notifications (/notify) ---------------------------------------------------------------
+
+NotifyState = Literal["on", "silent", "off"]
+NOTIFY_STATES: tuple[NotifyState, ...] = get_args(NotifyState)
+# The words a user types (/notify scans off) and the outbox alert kinds each one covers. Alerts of other kinds
+# (admin notices, access decisions, a failed order) always come: they are not something to mute.
+NOTIFY_KINDS: dict[str, tuple[str, ...]] = {
+    "status": ("status_change",),  # a monitored tip changed side
+    "exits": ("exit", "near_target", "pnl_move"),  # a position closed, neared its target, or moved a lot
+    "scans": ("scan",),  # tips of the markets the chat watches
+    "summaries": ("summary",),  # the daily summary
+    "announcements": ("broadcast",),  # the admins' /broadcast
+}
+NOTIFY_WORD_OF_KIND: dict[str, str] = {kind: word for word, kinds in NOTIFY_KINDS.items() for kind in kinds}
 
 
 class Chat(BaseModel):
@@ -35,6 +51,17 @@ def _chat(row: aiosqlite.Row) -> Chat:
     return Chat(platform=row["platform"], chat_id=row["chat_id"], chat_type=row["chat_type"], title=row["title"],
                 blocked_at=from_db_time(row["blocked_at"]), blocked_reason=row["blocked_reason"],
                 created_at=created)
+
+
+def notify_word(alert_kind: str) -> str | None:
+    """The /notify word that governs an alert kind, or None when the kind is always sent."""
+    return NOTIFY_WORD_OF_KIND.get(alert_kind)
+
+
+def _notify_states(raw: str | None) -> dict[str, NotifyState]:
+    """Every /notify word with this chat's state ("on" unless set), in NOTIFY_KINDS order."""
+    stored = json.loads(raw) if raw else {}
+    return {word: stored[word] if stored.get(word) in NOTIFY_STATES else "on" for word in NOTIFY_KINDS}
 
 
 class ChatRepository:
@@ -93,3 +120,29 @@ class ChatRepository:
             (platform, json.dumps([str(c) for c in chat_ids])))
         return {r["chat_id"]: r["chat_type"] for r in rows}
 
+    async def notify_states(self, platform: str, chat_id: str) -> dict[str, NotifyState]:
+        """Each /notify word's state in this chat (an unknown chat has everything on)."""
+        raw = await self.db.scalar("SELECT notify_json FROM chats WHERE platform = ? AND chat_id = ?",
+                                   (platform, str(chat_id)))
+        return _notify_states(raw)
+
+    async def set_notify(self, platform: str, chat_id: str, word: str, state: NotifyState,
+                         chat_type: str | None = None) -> dict[str, NotifyState]:
+        """Set one word's state (the chat row is created if needed); returns every word's state after."""
+        if word not in NOTIFY_KINDS or state not in NOTIFY_STATES:
+            raise ValueError(f"unknown notification {word!r} or state {state!r}")
+        # "on" is the default: removing the key keeps the stored object to what differs from it.
+        value = None if state == "on" else state
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO chats(platform, chat_id, chat_type, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(platform, chat_id) DO UPDATE SET"
+                " chat_type = COALESCE(excluded.chat_type, chats.chat_type)",
+                (platform, str(chat_id), chat_type, to_db_time(utcnow())))
+            await conn.execute(
+                "UPDATE chats SET notify_json = CASE WHEN ? IS NULL THEN json_remove(notify_json, '$.' || ?)"
+                " ELSE json_set(notify_json, '$.' || ?, ?) END WHERE platform = ? AND chat_id = ?",
+                (value, word, word, value, platform, str(chat_id)))
+            rows = list(await conn.execute_fetchall(
+                "SELECT notify_json FROM chats WHERE platform = ? AND chat_id = ?", (platform, str(chat_id))))
+        return _notify_states(rows[0][0] if rows else None)

@@ -27,6 +27,6 @@ class ConsoleAlertSender:
 
     async def send(self, chat_id: str, reply: Reply) -> None:
         where = "" if chat_id == self.chat.ctx.chat_id else f" (chat {chat_id})"
-        header = f"🔔 ALERT{where}"
+        header = f"🔕 ALERT (silent){where}" if reply.silent else f"🔔 ALERT{where}"
         self.chat.show([reply.model_copy(update={"title": f"{header}: {reply.title}" if reply.title else header})],
                        chat_id=chat_id)

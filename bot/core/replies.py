@@ -60,6 +60,9 @@ class Reply(BaseModel):
     footer: str | None = None
     prompt: Prompt | None = None
     image: Image | None = None
+    # Sent without sound (Telegram disable_notification, Discord's silent flag): an alert of a kind its chat set
+    # to `/notify KIND silent` carries it in its outbox payload.
+    silent: bool = False
 
     @classmethod
     def sectioned(cls, title: str, sections: list[tuple[str, list[str]]], footer: list[str], **extra: object

@@ -86,6 +86,8 @@ async def send_to(channel: discord.abc.Messageable, replies: list[Reply],
             if reference is not None:
                 kwargs["reference"] = reference
                 kwargs["mention_author"] = False
+            if reply.silent:  # the SUPPRESS_NOTIFICATIONS flag: delivered without a push or sound
+                kwargs["silent"] = True
             sent.append(await channel.send(**kwargs))  # type: ignore[arg-type]
     return sent
 

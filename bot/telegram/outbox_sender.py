@@ -88,7 +88,8 @@ class TelegramAlertSender:
             last = i == len(texts) - 1
             try:
                 await self.bot.send_message(target, text, parse_mode=ParseMode.HTML,
-                                            reply_markup=markup if last else None)
+                                            reply_markup=markup if last else None,
+                                            disable_notification=reply.silent)
             except RetryAfter as exc:
                 raise RetryLater(retry_after_seconds(exc)) from exc
             except Forbidden as exc:  # blocked by the user, kicked from the group, …

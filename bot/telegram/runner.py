@@ -58,7 +58,7 @@ def build_application(core: TipsterCore) -> Application:
 # here goes after these, in registration order, and before MENU_LAST (rare, or destructive like /forgetme).
 MENU_FIRST = ("signal", "market", "chart", "backtest", "track", "signals", "history", "positions", "open", "close",
               "pnl", "trades", "daily", "weekly", "monthly", "performance",
-              "watch", "watchlist", "unwatch", "subscribe", "subscriptions", "unsubscribe",
+              "watch", "watchlist", "unwatch", "subscribe", "subscriptions", "unsubscribe", "notify",
               "settings", "status", "help", "start", "cancel")
 MENU_LAST = ("contact", "resetpaper", "forgetme")
 

@@ -21,7 +21,7 @@ TOKEN = "123456:MENU-token-abcdefghijklmnopqrstu"
 EXPECTED = [
     "signal", "market", "chart", "backtest", "track", "signals", "history",
     "positions", "open", "close", "pnl", "trades", "daily", "weekly", "monthly", "performance",
-    "watch", "watchlist", "unwatch", "subscribe", "subscriptions", "unsubscribe",
+    "watch", "watchlist", "unwatch", "subscribe", "subscriptions", "unsubscribe", "notify",
     "settings", "status", "help", "start", "cancel",
     "contact", "resetpaper", "forgetme",
 ]

@@ -11,6 +11,7 @@ from bot.core.commands import (  # noqa: F401
     grids,
     market,
     monitoring,
+    notify,
     positions,
     reports,
     settings,
