@@ -343,14 +343,13 @@ def step_grid(params: Mapping[str, Any], anchor: float, held: Mapping[int, float
             grid.filled += 1
     before = dict(grid.entry)
     grid.step(c0, c1, price)
-    recentred = grid.anchor != anchor
-    if recentred:  # only an empty grid moves: nothing filled or freed on this bar
-        return GridStep([], [], grid.anchor, True)
+    freed = [k for k in grid.ks if before[k] is not None and grid.entry[k] is None]
+    if grid.anchor != anchor:  # only an empty grid moves (every held level freed on this bar): nothing fills
+        return GridStep([], freed, grid.anchor, True)
     down, up = 1.0 - grid.sl, 1.0 + grid.sl
     fills = [GridFill(k, "buy" if k < 0 else "sell", price, price * (down if k < 0 else up),
                       grid.lines[k + 1] if k < 0 else grid.lines[k - 1])
              for k in grid.ks if before[k] is None and grid.entry[k] is not None]
-    freed = [k for k in grid.ks if before[k] is not None and grid.entry[k] is None]
     return GridStep(fills, freed, grid.anchor, False)
 
 

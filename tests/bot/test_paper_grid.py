@@ -338,3 +338,24 @@ async def test_start_refuses_another_users_tip_and_forged_data(gcore: TipsterCor
     assert "not yours" in texts(await core.handle_button(OTHER, confirm))
     assert await core.storage.grids.count_for_user(1) == 0
     assert "No paper grid #4" in texts(await core.handle_button(ME, core.codec.encode("gx", 4)))
+
+
+async def test_a_fill_over_the_risk_limits_is_refused_and_told_and_its_level_stays_open(gcore: TipsterCore):
+    core = gcore
+    await core.handle_text(ME, "/settings size=900")
+    await start(core)  # 2 buys × $900 = $1,800: 18 % of $10,000 (limit 25 %)
+    [confirm] = await core.handle_text(ME, "/open SOL/USDT long 900")  # besides the grid: $900 more on SOL/USDT
+    assert "opened" in texts(await core.handle_button(ME, button_data(confirm, "Confirm")))
+    watcher, monitor = GridWatcher(core), PositionMonitor(core, core.trading)
+    await bar(core, watcher, monitor)  # A: ~$886 + $900 ≈ 18 %: filled
+    assert len(await positions(core)) == 2
+    await bar(core, watcher, monitor)  # B
+    await bar(core, watcher, monitor)  # C: the two held at ~97.80 (~$1,760) + $900 ≈ 26.6 % > 25 %: refused
+    assert len(await positions(core)) == 2
+    grid = await core.storage.grids.get(1)
+    assert {lv.k: lv.status for lv in grid.levels}[-2] == "open" and grid.last_bar_at == START + timedelta(hours=2)
+    rows = await core.storage.db.fetchall("SELECT payload_json FROM alerts WHERE kind = 'fill' ORDER BY id")
+    last = Reply.model_validate(json.loads(rows[-1][0])).plain()
+    assert last.startswith("Paper grid #1: the buy level crossed at 97.80 was not filled: symbol exposure: SOL/USDT "
+                           "exposure would be $2,6"), last
+    assert "(limit 25%)" in last and len(last.splitlines()) == 1
