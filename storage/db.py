@@ -98,6 +98,10 @@ class Database:
 
     async def close(self) -> None:
         if self._conn is not None:
+            if self.path != ":memory:":
+                # Fold the WAL into the main file on the way out, so a stopped bot leaves one whole file.
+                with contextlib.suppress(sqlite3.Error, ValueError):
+                    await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             await self._conn.close()
             self._conn = None
 

@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import re
 import sys
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -47,6 +48,32 @@ def save_image(folder: Path, image: Image) -> Path:
     path = folder / image.filename  # Image.filename has no path separators
     path.write_bytes(image.png)
     return path
+
+
+async def read_in_daemon_thread(read: Callable[[], str]) -> str:
+    """`read()` in a daemon thread: a read blocked on the terminal must not keep the process alive after
+    Ctrl-C or SIGTERM (asyncio.run waits for its executor's threads; nothing waits for a daemon)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[str] = loop.create_future()
+
+    def settle(result: str | None, error: BaseException | None) -> None:
+        if done.done():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result or "")
+
+    def work() -> None:
+        try:
+            result, error = read(), None
+        except BaseException as exc:  # handed to the awaiting coroutine
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop is already closed: nobody is waiting
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="console-stdin", daemon=True).start()
+    return await done
 
 
 class ConsoleChat:
@@ -110,7 +137,7 @@ class ConsoleChat:
         if self.interactive:
             self.stdout.write("> ")
             self.stdout.flush()
-        line = await asyncio.get_running_loop().run_in_executor(None, self.stdin.readline)
+        line = await read_in_daemon_thread(self.stdin.readline)
         return None if line == "" else line.rstrip("\n")
 
     def switch_user(self, name: str) -> list[Reply]:

@@ -29,6 +29,7 @@ from typing import Any, Literal, Protocol
 
 import aiosqlite
 
+from bot.core.metrics import Metrics, NoMetrics
 from bot.core.replies import Reply
 from storage.alerts import Alert, AlertRepository
 from storage.chats import GROUP_TYPES, ChatRepository
@@ -87,6 +88,7 @@ class AlertOutbox:
         self.alerts = alerts
         self.chats = chats
         self._wake: dict[str, asyncio.Event] = {}
+        self.metrics: Metrics = NoMetrics()  # handed to every drainer: sends and their lag (metrics.port)
 
     @classmethod
     def for_db(cls, db: Database) -> AlertOutbox:
@@ -122,8 +124,10 @@ class AlertOutbox:
 
     def drainer(self, sender: AlertSender, max_in_flight: int = 4, **options: Any) -> OutboxDrainer:
         """A drainer for `sender`'s platform, woken by this outbox's enqueues."""
-        return OutboxDrainer(self.alerts, self.chats, sender, max_in_flight,
-                             wake=self.wake_event(sender.platform), **options)
+        drainer = OutboxDrainer(self.alerts, self.chats, sender, max_in_flight,
+                                wake=self.wake_event(sender.platform), **options)
+        drainer.metrics = self.metrics
+        return drainer
 
 
 # ---- draining ---------------------------------------------------------------------------------------
@@ -142,6 +146,8 @@ def telegram_style_is_group(chat_id: str) -> bool:
 
 
 MIN_RECHECK = 0.02  # s; bounds how often an idle drainer rescans the queue for chats whose pacing ended
+# s; how long a stopping drainer waits for its sends in flight: a graceful shutdown has 10 s in all.
+STOP_GRACE = 4.0
 
 
 @dataclass
@@ -225,12 +231,14 @@ class OutboxDrainer:
         self.on_unreachable = on_unreachable
         self.lookahead = max(lookahead, max_in_flight)
         self.stats = DrainerStats()
+        self.metrics: Metrics = NoMetrics()
 
         self._wake = wake or asyncio.Event()  # set by AlertOutbox.enqueue
         self._kick = asyncio.Event()  # set when a send finishes
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._running: dict[asyncio.Task[_Outcome], str] = {}  # sends under way → their chat
+        self._claimed: dict[asyncio.Task[_Outcome], Alert] = {}  # sends under way → their row
         self._outcomes: list[_Outcome] = []  # finished sends whose outcome is not yet written
         self._ready: deque[tuple[int, str]] = deque()  # looked-ahead due heads of line: (alert id, chat)
         self._exhausted = False  # the last look-ahead saw everything that was due
@@ -260,11 +268,11 @@ class OutboxDrainer:
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name=f"outbox-{self.platform}")
 
-    async def stop(self, grace: float | None = 30.0) -> None:
+    async def stop(self, grace: float | None = STOP_GRACE) -> None:
         """Claim nothing more, wait for the sends in flight, write their outcomes, then return.
 
-        Sends still running after `grace` seconds are cancelled; their rows stay `sending` and are
-        re-queued by the next start's recovery.
+        Sends still running after `grace` seconds are cancelled and their rows put back to `pending` (due
+        now, the attempt not counted), so a stop leaves no row `sending`; only a kill can.
         """
         self._stopping = True
         self._wake.set()
@@ -274,11 +282,14 @@ class OutboxDrainer:
             self._task = None
         if self._running:
             _, late = await asyncio.wait(set(self._running), timeout=grace)
+            cut = [self._claimed[task] for task in late if task in self._claimed]
             for task in late:
                 task.cancel()
             if late:
                 await asyncio.wait(late)
-                log.warning("outbox %s: %d send(s) cancelled at stop", self.platform, len(late))
+                self._outcomes.extend(_Outcome(alert, "retry", "cancelled at shutdown", count_attempt=False)
+                                      for alert in cut)
+                log.warning("outbox %s: %d send(s) cancelled at stop; queued again", self.platform, len(late))
         if self._outcomes:
             await self._commit([])
 
@@ -381,6 +392,8 @@ class OutboxDrainer:
     async def _after(self, outcome: _Outcome) -> None:
         """Count and log an outcome once it is stored; run the unreachable hook."""
         alert = outcome.alert
+        lag = (self.clock() - alert.created_at).total_seconds() if outcome.status == "sent" else None
+        self.metrics.alert_sent(self.platform, outcome.status, lag)
         if outcome.status == "sent":
             self.stats.sent += 1
         elif outcome.status == "retry":
@@ -436,15 +449,20 @@ class OutboxDrainer:
     def _launch(self, alert: Alert) -> None:
         task = asyncio.create_task(self._deliver(alert), name=f"outbox-send-{alert.id}")
         self._running[task] = alert.chat_id
+        self._claimed[task] = alert
         self.stats.max_in_flight_seen = max(self.stats.max_in_flight_seen, len(self._running) + len(self._outcomes))
         task.add_done_callback(self._send_done)
 
     def _send_done(self, task: asyncio.Task[_Outcome]) -> None:
         self._running.pop(task, None)
+        alert = self._claimed.pop(task, None)
         if task.cancelled():
-            return  # its row stays `sending`: the next start re-queues it
+            return  # stop() re-queues it (its row stays `sending` only if the process dies first)
         if task.exception() is not None:  # _deliver catches everything; this would be a bug in it
             log.error("outbox %s: send task crashed", self.platform, exc_info=task.exception())
+            if alert is not None:  # not left `sending`: retried later like a transient error
+                self._outcomes.append(_Outcome(alert, "retry", "send task crashed", delay=self.backoff_base))
+                self._kick.set()
             return
         self._outcomes.append(task.result())
         self._kick.set()

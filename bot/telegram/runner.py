@@ -101,12 +101,23 @@ async def telegram_running(core: TipsterCore) -> AsyncIterator[Application]:
         await app.updater.start_polling(allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY])
         log.info("telegram bot @%s is running", app.bot.username)
         try:
-            # Alerts drain while the bot runs (re-queueing what a crash left in flight first); the drainer
-            # stops, its in-flight sends finished, before the application does.
+            # Alerts drain while the bot runs (re-queueing what a crash left in flight first). On the way out
+            # the bot stops taking updates first, lets the updates being handled finish (their replies and
+            # the alerts they queue), and only then stops the drainer, its in-flight sends finished.
             async with telegram_outbox_running(core.settings, core.services.outbox):
-                yield app
+                try:
+                    yield app
+                finally:
+                    await stop_taking_updates(app)
         finally:
-            await app.updater.stop()
-            await app.stop()
+            await stop_taking_updates(app)
     finally:
         await app.shutdown()
+
+
+async def stop_taking_updates(app: Application) -> None:
+    """Stop polling, then wait for the handlers running (PTB's stop does); safe to call twice."""
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
