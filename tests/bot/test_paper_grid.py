@@ -45,11 +45,11 @@ AFTER = [
 ]
 
 
-def write_sol(folder: Path, bars: int = 200) -> None:
+def write_sol(folder: Path, bars: int = 200, after: list | None = None) -> None:
     rows = ["timestamp,open,high,low,close,volume"]
     first = START - timedelta(hours=200)
     quiet = [(100.0, 100.25, 99.75, 100.0 if i % 2 == 0 else 100.01) for i in range(200)]
-    for i, (o, h, lo, c) in enumerate((quiet + AFTER)[:200 + bars]):
+    for i, (o, h, lo, c) in enumerate((quiet + (AFTER if after is None else after))[:200 + bars]):
         rows.append(f"{first + timedelta(hours=i):%Y-%m-%dT%H:%M:%SZ},{o:.2f},{h:.2f},{lo:.2f},{c:.2f},10")
     (folder / "SOL_USDT-1h.csv").write_text("\n".join(rows) + "\n")
 
@@ -359,3 +359,37 @@ async def test_a_fill_over_the_risk_limits_is_refused_and_told_and_its_level_sta
     assert last.startswith("Paper grid #1: the buy level crossed at 97.80 was not filled: symbol exposure: SOL/USDT "
                            "exposure would be $2,6"), last
     assert "(limit 25%)" in last and len(last.splitlines()) == 1
+
+
+async def test_an_empty_grid_the_close_leaves_moves_with_it(settings: Settings, tmp_path: Path):
+    # A long grid (buys at 99, 98, 97, 96; its top edge is one spacing above the anchor: 101). A close of 101.20
+    # reaches that edge while nothing is filled: the grid re-centres there, its buys at 101.20 × (1 − k %):
+    # 100.188 → 100.19, 99.176 → 99.18, 98.164 → 98.16, 97.152 → 97.15. Then 100.50 → 100.10 crosses 100.19.
+    folder = tmp_path / "moving"
+    folder.mkdir()
+    write_sol(folder, 3, [(100.01, 101.40, 100.00, 101.20), (101.20, 101.30, 100.40, 100.50),
+                          (100.50, 100.60, 100.00, 100.10)])
+    market = ReplayMarket(start=START.isoformat(), speed=0, data_dir=folder)
+    async with open_core(grid_settings(settings), market=market) as core:
+        [card] = await core.handle_text(
+            ME, "/signal SOL/USDT 1h strategy=grid grid_num=4 grid_spacing=1 stop_loss=5 enter_strategy=long")
+        [plan] = await core.handle_button(ME, button_data(card, "Start paper grid"))
+        await core.handle_button(ME, button_data(plan, "Confirm"))
+        assert [str(lv.price) for lv in (await core.storage.grids.get(1)).levels] == ["99.00", "98.00", "97.00",
+                                                                                       "96.00"]
+        watcher = GridWatcher(core)
+        replay(core).advance(HOUR)
+        await watcher.run()
+        grid = await core.storage.grids.get(1)
+        assert (grid.anchor, grid.recentred) == (101.2, 1)
+        assert [str(lv.price) for lv in grid.levels] == ["100.19", "99.18", "98.16", "97.15"]
+        replay(core).advance(HOUR)  # 101.20 → 100.50: nothing crossed
+        await watcher.run()
+        assert await positions(core) == []
+        replay(core).advance(HOUR)  # 100.50 > 100.188 ≥ 100.10: the first buy fills at 100.10
+        await watcher.run()
+        [p1] = await positions(core)
+        # take-profit one level up: the new anchor 101.20; stop 100.10 × 0.95 = 95.095 → 95.09
+        assert (p1.entry_price, p1.take_profit, p1.stop_loss) == (D("100.10"), D("101.20"), D("95.09"))
+        [listing] = await core.handle_text(ME, "/grids")
+        assert "re-centred 1×" in listing.plain() and "buy  100.19 · filled at 100.10 (position #1)" in listing.plain()
