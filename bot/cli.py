@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         try:
             Path(args.log).parent.mkdir(parents=True, exist_ok=True)
-            setup_logging(logging.INFO, secrets, filename=args.log)
+            setup_logging(logging.INFO, secrets, filename=args.log, fmt=settings.logging.format)
         except OSError as exc:
             print(f"tipster: cannot write the log file {args.log}: {exc.strerror or exc}", file=sys.stderr)
             return 1
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             print("tipster: no chat token configured. Set TIPSTER_TELEGRAM__TOKEN (telegram.token) and/or "
                   "TIPSTER_DISCORD__TOKEN (discord.token), or try `tipster demo`.", file=sys.stderr)
             return 2
-        setup_logging(logging.INFO, secrets)
+        setup_logging(logging.INFO, secrets, fmt=settings.logging.format)
     return _serve(args.command, settings, secrets)
 
 

@@ -7,9 +7,11 @@ are every secret-bearing setting (`settings_secrets`), plus anything that looks 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
@@ -71,12 +73,36 @@ class SecretMaskingFilter(logging.Filter):
         return True
 
 
+class JsonLineFormatter(logging.Formatter):
+    """`logging.format: json`: one JSON object a line — time (ISO 8601, UTC), level, logger, message, and
+    exc_info (the traceback) and stack_info when the record has them. It formats what the masking filter left
+    on the record (the handler filters before it formats), so a secret is masked here as in text lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, str] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exc_info"] = record.exc_text
+        if record.stack_info:
+            line["stack_info"] = self.formatStack(record.stack_info)
+        # ensure_ascii: a message's own newlines and control characters are escaped, one record stays one line.
+        return json.dumps(line, ensure_ascii=True)
+
+
 def setup_logging(level: int = logging.INFO, secrets: Iterable[str] | None = None,
-                  filename: str | None = None) -> SecretMaskingFilter:
+                  filename: str | None = None, fmt: str = "text") -> SecretMaskingFilter:
+    """Log to `filename` or stderr, every record through the secret mask; `fmt` is logging.format."""
     handler: logging.Handler = logging.FileHandler(filename) if filename else logging.StreamHandler()
     masking = SecretMaskingFilter(secrets)
     handler.addFilter(masking)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonLineFormatter() if fmt == "json"
+                         else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -377,6 +377,12 @@ class ConfigSettings(_Section):
     watch_interval: float = Field(default=2.0, ge=0.1, le=3600)
 
 
+class LoggingSettings(_Section):
+    # text: "time LEVEL logger: message" lines; json: one JSON object a line (time, level, logger, message,
+    # exc_info when there is one) for a log collector. Either way every record goes through the secret mask.
+    format: Literal["text", "json"] = "text"
+
+
 class Settings(BaseSettings):
     """Every setting of SPEC §11. Precedence: init args > env `TIPSTER_*` > config.yaml > defaults."""
 
@@ -404,6 +410,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     metrics: MetricsSettings = MetricsSettings()
     config: ConfigSettings = ConfigSettings()
+    logging: LoggingSettings = LoggingSettings()
 
     @field_validator("admins")
     @classmethod

@@ -107,9 +107,9 @@ def test_the_cli_masks_every_secret_setting(tmp_path: Path, monkeypatch: pytest.
     handed: list[list[str]] = []
     real = cli.setup_logging
 
-    def spy(level: int, secrets: list[str] | None = None, filename: str | None = None) -> object:
+    def spy(level: int, secrets: list[str] | None = None, filename: str | None = None, fmt: str = "text") -> object:
         handed.append(list(secrets or []))
-        return real(level, secrets, filename=str(tmp_path / "cli.log"))
+        return real(level, secrets, filename=str(tmp_path / "cli.log"), fmt=fmt)
 
     monkeypatch.setattr(cli, "setup_logging", spy)
     # brokers.default stays paper: the Alpaca and ccxt clients are built but never called.
