@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -31,6 +32,8 @@ def settings_secrets(settings: Settings) -> list[str]:
     token = settings.telegram.token
     if token and ":" in token:
         found.append(token.split(":", 1)[1])  # the secret half on its own, as some messages show it
+    # The master keys of users' broker keys (bot.core.vault), from the environment only.
+    found += [part.strip() for part in os.environ.get("TIPSTER_SECRET_KEY", "").split(",")]
     if settings.storage.redis_url:
         password = urlsplit(settings.storage.redis_url).password
         if password:

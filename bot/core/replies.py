@@ -18,6 +18,10 @@ class Prompt(BaseModel):
 
     label: str  # the question in a few words (Discord: at most 45 characters)
     placeholder: str = ""  # an example answer
+    # A form of secret answers (a broker's API key and secret): the labels of its fields, at most 45
+    # characters each. Discord asks them in one form (a modal: never a message in the chat) and hands each
+    # answer to the core in turn, as if typed one after the other; platforms without forms ignore this.
+    secret_fields: list[str] = Field(default_factory=list)
 
 
 class Image(BaseModel):
@@ -60,6 +64,9 @@ class Reply(BaseModel):
     footer: str | None = None
     prompt: Prompt | None = None
     image: Image | None = None
+    # The message this reply answers carried a secret (a broker key): delete it from the chat where the
+    # platform lets a bot (Telegram deleteMessage); the reply itself never repeats it.
+    delete_incoming: bool = False
     # Sent without sound (Telegram disable_notification, Discord's silent flag): an alert of a kind its chat set
     # to `/notify KIND silent` carries it in its outbox payload.
     silent: bool = False

@@ -66,6 +66,22 @@ async def on_answer(core: TipsterCore, interaction: discord.Interaction, text: s
     await follow_up(interaction, replies, ephemeral=ephemeral)
 
 
+async def on_secrets(core: TipsterCore, interaction: discord.Interaction, answers: list[str]) -> None:
+    """A secret form submitted (a broker's key and secret): each answer goes to the core in turn, as if typed one
+    after the other; only the last step's answer is shown, privately. The answers are never logged."""
+    if not await _defer(interaction, ephemeral=interaction.guild_id is not None, thinking=True):
+        return
+    ctx = interaction_context(interaction)
+    replies: list[Reply] = []
+    for answer in answers:
+        replies = await core.handle_text(ctx, answer)
+        if not replies or not any(reply.delete_incoming for reply in replies):
+            break  # the step ended or refused this answer: the rest of the form means nothing
+    if not replies:
+        replies = [Reply(text="That step has ended; start again with /setkeys.")]
+    await follow_up(interaction, replies, ephemeral=interaction.guild_id is not None)
+
+
 async def on_reaction(core: TipsterCore, client: discord.Client, payload: discord.RawReactionActionEvent) -> None:
     """✅ by a tip's owner on its card starts the open-position flow; ❌ dismisses the tip. Raw events, so a
     card sent before a restart (not in the message cache) works the same."""
@@ -93,5 +109,10 @@ async def on_message(core: TipsterCore, client: discord.Client, message: discord
         return
     progress = ChannelProgress(message.channel, reference=message)
     replies = await core.handle_text(message_context(message), message.content, progress=progress)
+    if any(reply.delete_incoming for reply in replies):
+        try:  # a key typed into a DM anyway: Discord lets a bot delete only its own messages there
+            await message.delete()
+        except discord.HTTPException as exc:
+            log.info("could not delete a message that carried a secret: %s", type(exc).__name__)
     if replies:
         await send_to(message.channel, replies, reference=message)

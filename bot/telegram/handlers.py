@@ -118,7 +118,19 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if addressed_to_another_bot(message.text, context.bot.username):
         return
     replies = await _core(context).handle_text(ctx, message.text, progress=TelegramProgress(context, message.chat_id))
+    if any(reply.delete_incoming for reply in replies):
+        await delete_secret_message(message)
     await send_replies(context, message.chat_id, replies)
+
+
+async def delete_secret_message(message: Message) -> None:
+    """A message that carried a secret (a broker key) goes from the chat at once; a failure is logged without
+    the message's text."""
+    try:
+        await message.delete()
+    except TelegramError as exc:
+        log.warning("could not delete message %s that carried a secret: %s", message.message_id,
+                    type(exc).__name__)
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -5,6 +5,7 @@ from bot.core.commands import (  # noqa: F401
     account,
     admin,
     backtest,
+    broker_keys,
     charts,
     follows,
     general,

@@ -26,7 +26,9 @@ from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.core.usecases.broker_keys import OwnBrokers
 from engine.brokers.base import (
+    AccountFigures,
     Broker,
     BrokerError,
     ExitTrigger,
@@ -155,6 +157,7 @@ class Trading:
         self.repo = core.storage.positions
         # One lock per user who opened something in this process (a few bytes each): their opens queue.
         self._open_locks: dict[int, asyncio.Lock] = {}
+        self.own = OwnBrokers(core)  # users' own accounts (/setkeys): their orders go there, not to ours
 
     @property
     def default_broker(self) -> str:
@@ -165,8 +168,22 @@ class Trading:
             raise BrokerError(f"broker {name} is not configured", transient=False)
         return self.brokers[name]
 
+    async def broker_for(self, user_id: int, name: str) -> Broker:
+        """The user's own account at broker `name` when they stored keys for it (/setkeys), else the bot's."""
+        own = await self.own.get(user_id, name)
+        return own if own is not None else self.broker(name)
+
+    @staticmethod
+    def _on_own_account(account: Valuation, own: AccountFigures | None) -> Valuation:
+        """A user trading with their own keys is budgeted on that account's equity and cash, as the broker
+        reports them; our records still give the exposure per symbol and the cash pending entries hold."""
+        if own is None:
+            return account
+        return Valuation(cash=own.cash, equity=own.equity, reserved=account.reserved, exposure=account.exposure)
+
     async def close_brokers(self) -> None:
         """Release the brokers' connections (ccxt keeps an HTTP session) at shutdown."""
+        await self.own.close()
         for broker in self.brokers.values():
             closer = getattr(broker, "close", None)
             if closer is not None:
@@ -285,11 +302,13 @@ class Trading:
         fee, cost = self._entry_cost(side, quantity, price, price_decimals)
         state = await self.repo.account_state(user.id, self._starting_equity, signal_id,
                                               await self._market_days(user.id, symbol), symbol)
-        account = self._valuation(state.cash, state.held, await self._prices_with(state.held, symbol, price))
+        account = self._on_own_account(
+            self._valuation(state.cash, state.held, await self._prices_with(state.held, symbol, price)),
+            await self.own.account(user.id, self.default_broker))
         checks = self._checks(symbol, notional, cost, account, state)
         return Quote(symbol=symbol, side=side, notional=notional, price=price, quantity=quantity, fee=fee,
                      stop_loss=stop_loss, take_profit=take_profit, price_decimals=price_decimals,
-                     broker=self.default_broker, equity=account.equity, cash=state.cash, checks=checks,
+                     broker=self.default_broker, equity=account.equity, cash=account.cash, checks=checks,
                      signal_id=signal_id)
 
     async def open(self, user: User, platform: str, chat_id: str, quote: Quote) -> OpenResult:
@@ -309,9 +328,11 @@ class Trading:
         days = await self._market_days(user.id, quote.symbol)
         market_at = await self.market_now(quote.symbol)
 
+        own = await self.own.account(user.id, quote.broker)
+
         def check(state: AccountState) -> list[CheckResult]:
             # Runs inside the storage transaction, on what it has just re-read.
-            account = self._valuation(state.cash, state.held, prices)
+            account = self._on_own_account(self._valuation(state.cash, state.held, prices), own)
             return failures(self._checks(quote.symbol, quote.notional, cost, account, state))
 
         coid = new_client_order_id()
@@ -326,7 +347,7 @@ class Trading:
                              price=quote.price, stop_loss=quote.stop_loss, take_profit=quote.take_profit,
                              price_decimals=quote.price_decimals)
         try:
-            fill = await self.broker(quote.broker).submit(order)
+            fill = await (await self.broker_for(user.id, quote.broker)).submit(order)
         except OrderRejected as exc:
             await self.repo.mark_failed(position_id, coid, str(exc), "rejected")
             return OpenResult(OpenStatus.REJECTED, position_id, detail=str(exc))
@@ -420,7 +441,7 @@ class Trading:
                              price_decimals=position.price_decimals, entry_client_order_id=entry_coid,
                              trigger=trigger)  # the monitor's exit: the level it saw touched (paper)
         try:
-            fill = await self.broker(position.broker).submit(order)
+            fill = await (await self.broker_for(position.user_id, position.broker)).submit(order)
         except OrderRejected as exc:
             await self.repo.reopen(position.id, coid, str(exc))
             return CloseResult(CloseStatus.REJECTED, position, reason, detail=str(exc))
@@ -457,9 +478,9 @@ class Trading:
         if not holders:
             return 0  # the paper broker holds no orders: our own monitor runs every exit
         for position in await self.repo.with_status("open", brokers=holders):
-            exit_fill = self.brokers[position.broker].exit_fill
             entry_coid = await self.repo.order(position.id, "entry")
             try:
+                exit_fill = (await self.broker_for(position.user_id, position.broker)).exit_fill
                 fill = await exit_fill(entry_coid, position.symbol) if entry_coid else None
             except BrokerError as exc:
                 log.info("exit check of #%s: broker unavailable (%s)", position.id, exc)
@@ -498,7 +519,8 @@ class Trading:
             if coid is None:
                 continue
             try:
-                fill = await self.broker(position.broker).order_status(coid, symbol=position.symbol)
+                broker = await self.broker_for(position.user_id, position.broker)
+                fill = await broker.order_status(coid, symbol=position.symbol)
             except BrokerError as exc:
                 log.info("reconcile #%s: broker unavailable (%s)", position.id, exc)
                 continue

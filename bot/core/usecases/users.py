@@ -272,7 +272,11 @@ async def check_forgettable(core: Core, user: User, account: str) -> None:
 
 
 async def forget_user(core: Core, user: User) -> None:
-    """Delete the user's account and data; the audit row names nobody (their identity is not kept)."""
+    """Delete the user's account and data; the audit row names nobody (their identity is not kept). Their
+    open orders at their own broker accounts (/setkeys) are cancelled first: a failure there deletes nothing,
+    since the keys go with the account and nobody could cancel those orders afterwards."""
+    if core.trading is not None:
+        await core.trading.own.cancel_orders(user)
     counts = await core.storage.user_admin.delete(user)
     await core.audit(None, "forgetme", None, "ok", **counts)
 
