@@ -393,3 +393,21 @@ async def test_an_empty_grid_the_close_leaves_moves_with_it(settings: Settings, 
         assert (p1.entry_price, p1.take_profit, p1.stop_loss) == (D("100.10"), D("101.20"), D("95.09"))
         [listing] = await core.handle_text(ME, "/grids")
         assert "re-centred 1×" in listing.plain() and "buy  100.19 · filled at 100.10 (position #1)" in listing.plain()
+
+
+async def test_grids_are_paged_and_the_watcher_is_a_scheduled_job(gcore: TipsterCore):
+    from bot.core.scheduler import build_scheduler
+
+    core = gcore
+    for _ in range(6):  # each grid from its own tip (a new tip supersedes the last; its grid keeps running)
+        await start(core)
+    [first] = await core.handle_text(ME, "/grids")
+    heads = [line.split(" ")[0] for line in first.plain().splitlines() if line.startswith("#")]
+    assert first.title == "Your paper grids (6)" and heads == ["#6", "#5", "#4", "#3", "#2"]
+    assert "Page 1 of 2" in first.plain()
+    [second] = await core.handle_button(ME, button_data(first, "Older"))
+    assert [line.split(" ")[0] for line in second.plain().splitlines() if line.startswith("#")] == ["#1"]
+    assert second.edit and "Page 2 of 2" in second.plain()
+    assert "not valid" in texts(await core.handle_button(ME, core.codec.encode("gp", "x")))
+    assert "grids" in build_scheduler(core).jobs
+    core.scheduler = None
