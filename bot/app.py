@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from decimal import Decimal
 
@@ -16,6 +16,7 @@ from bot.core.scheduler import JobScheduler, build_scheduler
 from bot.core.service import Services, TipsterCore
 from bot.core.usecases import positions as position_cases
 from bot.core.usecases.trading import Trading
+from bot.core.vault import Vault
 from bot.core.views import positions as position_views
 from bot.settings import Settings
 from engine.brokers.base import Broker
@@ -133,13 +134,43 @@ def build_brokers(settings: Settings, market: MarketData) -> dict[str, Broker]:
     return brokers
 
 
+def build_vault() -> Vault | None:
+    """The master keys of users' broker keys, from TIPSTER_SECRET_KEY only (None: key commands disabled)."""
+    from bot.settings import ConfigError
+
+    try:
+        return Vault.from_env()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def own_broker_factory(settings: Settings) -> Callable[[str, str, str], Broker]:
+    """Builds a broker client on a user's own account (/setkeys): the configured broker's endpoint
+    (brokers.alpaca.base_url; brokers.ccxt exchange, sandbox and api_url) with the user's key and secret."""
+    def build(name: str, key: str, secret: str) -> Broker:
+        if name == "alpaca":
+            from engine.brokers.alpaca import AlpacaBroker
+
+            return AlpacaBroker(key, secret, paper=True, url_override=settings.brokers.alpaca.base_url)
+        if name == "ccxt":
+            from engine.brokers.ccxt_broker import CcxtBroker
+
+            cfg = settings.brokers.ccxt
+            return CcxtBroker(cfg.exchange, key, secret, sandbox=cfg.sandbox,
+                              urls_override={"api": cfg.api_url} if cfg.api_url else None)
+        raise ValueError(f"no broker {name!r} takes users' keys")
+
+    return build
+
+
 @asynccontextmanager
 async def open_core(settings: Settings, *, market: MarketData | None = None) -> AsyncIterator[TipsterCore]:
     storage = await Storage.open(settings.storage.sqlite_path)
     cache = build_cache(settings)
     try:
         services = Services(settings=settings, storage=storage, market=market or build_market(settings, cache),
-                            sentiment=build_sentiment(settings, cache), options=build_options(settings))
+                            sentiment=build_sentiment(settings, cache), options=build_options(settings),
+                            vault=build_vault(), broker_factory=own_broker_factory(settings))
         core = await TipsterCore.create(services)
         warm_up_model(services.sentiment)
         core.trading = Trading(core, build_brokers(settings, services.market), position_views.PositionAlertPayloads())

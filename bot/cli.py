@@ -86,6 +86,40 @@ def _download_model(path: str) -> int:
     return 0
 
 
+def _rotate_keys(settings: Settings) -> int:
+    """Every stored broker key re-encrypted under the newest master key, in one transaction."""
+    from bot.core.usecases.broker_keys import rotate_all
+    from bot.core.vault import ENV_NAME, Vault, VaultError
+    from storage.db import DatabaseUnavailable
+    from storage.store import Storage
+
+    try:
+        vault = Vault.from_env()
+    except ValueError as exc:
+        print(f"tipster: {exc}", file=sys.stderr)
+        return 2
+    if vault is None:
+        print(f"tipster: rotate-keys needs {ENV_NAME}: the new master key first, then the old ones, comma-separated",
+              file=sys.stderr)
+        return 2
+
+    async def rotate() -> int:
+        storage = await Storage.open(settings.storage.sqlite_path)
+        try:
+            return await rotate_all(storage, vault)
+        finally:
+            await storage.close()
+
+    try:
+        count = asyncio.run(rotate())
+    except (VaultError, DatabaseUnavailable) as exc:
+        print(f"tipster: {exc}; nothing was changed", file=sys.stderr)
+        return 1
+    print(f"Re-encrypted {count} stored broker key pair(s) under the newest master key; the older keys can now "
+          f"be removed from {ENV_NAME}.")
+    return 0
+
+
 def _model_problem(settings: Settings) -> str | None:
     """`sentiment.model: finbert` without usable weights stops start-up; `auto` says once which it uses."""
     from engine.sentiment.protocols import SentimentUnavailable
@@ -112,10 +146,15 @@ def main(argv: list[str] | None = None) -> int:
     download = sub.add_parser("download-model", help="fetch ProsusAI/finbert into sentiment.finbert_path "
                                                      "(needs internet)")
     download.add_argument("--path", help="target folder (default: sentiment.finbert_path)")
+    rotate = sub.add_parser("rotate-keys", help="re-encrypt every stored broker key under the newest master key "
+                                                "(the first of TIPSTER_SECRET_KEY)")
+    rotate.add_argument("--db", help="SQLite file (default: storage.sqlite_path)")
     args = parser.parse_args(argv)
     settings = _load(args)
     if args.command == "download-model":
         return _download_model(args.path or settings.sentiment.finbert_path)
+    if args.command == "rotate-keys":
+        return _rotate_keys(settings)
     if (problem := _model_problem(settings)) is not None:
         print(f"tipster: {problem}", file=sys.stderr)
         return 2

@@ -502,7 +502,8 @@ def _refuse_unknown_env() -> None:
     """pydantic-settings ignores TIPSTER_<NAME> when NAME is no section at all; a typo must not pass silently."""
     for name in os.environ:
         upper = name.upper()
-        if not upper.startswith("TIPSTER_") or upper == "TIPSTER_CONFIG":
+        # TIPSTER_SECRET_KEY is no setting: the master key of users' broker keys, read by bot.core.vault only.
+        if not upper.startswith("TIPSTER_") or upper in ("TIPSTER_CONFIG", "TIPSTER_SECRET_KEY"):
             continue
         section = upper.removeprefix("TIPSTER_").split("__", 1)[0].lower()
         if section not in Settings.model_fields:

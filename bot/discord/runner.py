@@ -21,11 +21,11 @@ from discord.http import Route
 
 from bot.core.registry import registry
 from bot.core.service import TipsterCore
-from bot.discord.buttons import CoreButton, PromptButton
+from bot.discord.buttons import CoreButton, PromptButton, SecretPromptButton
 from bot.discord.channels import apply_channels
 from bot.discord.chat_admin import chat_admin_check
 from bot.discord.commands import build_tree
-from bot.discord.interactions import on_answer, on_message, on_press, on_reaction, on_slash
+from bot.discord.interactions import on_answer, on_message, on_press, on_reaction, on_secrets, on_slash
 from bot.discord.outbox_sender import discord_outbox_running
 from bot.settings import DISCORD_API
 
@@ -52,7 +52,7 @@ class TipsterDiscord(discord.Client):
         if self.api_base != DISCORD_API:
             data = await self.http.request(Route("GET", "/gateway/bot"))
             DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(data["url"])
-        self.add_dynamic_items(CoreButton, PromptButton)
+        self.add_dynamic_items(CoreButton, PromptButton, SecretPromptButton)
         self.synced = await self.tree.sync()
         log.info("discord: %d slash commands synced", len(self.synced))
 
@@ -64,6 +64,9 @@ class TipsterDiscord(discord.Client):
 
     async def on_core_answer(self, interaction: discord.Interaction, text: str) -> None:
         await on_answer(self.core, interaction, text)
+
+    async def on_core_secrets(self, interaction: discord.Interaction, answers: list[str]) -> None:
+        await on_secrets(self.core, interaction, answers)
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         try:
