@@ -599,6 +599,11 @@ class FakeBotApi:
         """Successful edits (text, caption or keyboard) in ``chat_id``, in order."""
         return [r for r in self.sent if r.method.startswith("editMessage") and r.chat_id == chat_id]
 
+    def chat_texts(self, chat_id: int) -> list[str]:
+        """The text of every message still in ``chat_id`` (the users' and the bot's), oldest first."""
+        return [self._raw_text.get(key, m.get("text") or m.get("caption") or "")
+                for key, m in sorted(self._messages.items()) if key[0] == chat_id]
+
     def message(self, chat_id: int, message_id: int) -> JSONDict:
         """The current state of a stored message (after edits), as Telegram would show it."""
         return copy.deepcopy(self._messages[(chat_id, message_id)])

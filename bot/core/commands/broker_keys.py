@@ -35,7 +35,7 @@ async def setkeys_answer(core: Core, req: Request, flow: Flow) -> list[Reply]:
 @registry.command("keys", "your stored broker keys, masked", permission=Permission.SIGNALS, group="Positions",
                   private=True)
 async def keys(core: Core, req: Request) -> list[Reply]:
-    return [views.listing(await broker_keys.listing(core, req.user))]
+    return [views.listing(await broker_keys.listing(core, req.user, req.ctx))]
 
 
 @registry.command("delkeys", "delete your stored keys of a broker", args=(BROKER_ARG,),

@@ -124,8 +124,12 @@ async def receive(core: Core, user: User, ctx: ChatContext, flow: Flow, text: st
 
 # ---- /keys, /delkeys ------------------------------------------------------------------------------------
 
-async def listing(core: Core, user: User) -> list[StoredBroker]:
+async def listing(core: Core, user: User, ctx: ChatContext) -> list[StoredBroker]:
+    """The user's stored brokers with masked keys; in a private chat only (even masked, they are nobody else's)."""
     vault = vault_of(core)
+    if not ctx.is_private:
+        raise Refused("Your keys are listed in a private chat only: send /keys to me there (DM).",
+                      reason="keys in a group")
     found = []
     for stored in await core.storage.broker_keys.of_user(user.id):
         try:
