@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -411,6 +411,12 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     config: ConfigSettings = ConfigSettings()
     logging: LoggingSettings = LoggingSettings()
+    # The file these settings were read from (absolute), for /reload and config.watch; None: no file.
+    _source_path: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source_path(self) -> Path | None:
+        return self._source_path
 
     @field_validator("admins")
     @classmethod
@@ -491,11 +497,13 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
     data = _drop_replaced_mappings(data)
     data = _deep_merge(data, overrides)
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc)) from exc
     except (ValueError, json.JSONDecodeError) as exc:  # e.g. TIPSTER_ADMINS that is not JSON
         raise ConfigError(f"environment: {exc}") from exc
+    settings._source_path = chosen.resolve() if chosen is not None else None
+    return settings
 
 
 def _refuse_unknown_env() -> None:

@@ -86,6 +86,7 @@ ADMIN_COMMANDS = {
     "/stats": "Users by role",
     "/health": "Storage: ok",
     "/monitor now": "Jobs are not running",
+    "/reload": "config.yaml reloaded",
 }
 
 

@@ -15,8 +15,10 @@ from bot.core.registry import Press, Request, registry
 from bot.core.replies import Reply
 from bot.core.signature import Arg, Kind
 from bot.core.usecases import admin_stats, messages, users
+from bot.core.usecases.reload import reload_config
 from bot.core.usecases.users import FILTER_ROLES, MAX_DAYS, ROLES, STATES
 from bot.core.views import admin as view
+from bot.core.views import reload as reload_view
 from bot.core.views.access import approval_notice, disabled_notice, rejection_notice, role_notice
 from storage.models import Flow, User
 
@@ -336,3 +338,11 @@ async def stats_cmd(core: Core, req: Request) -> list[Reply]:
                   private=True)
 async def health_cmd(core: Core, req: Request) -> list[Reply]:
     return [view.health_reply(await admin_stats.health(core))]
+
+
+# ---- configuration ---------------------------------------------------------------------------------------
+
+@registry.command("reload", "re-read the config file and apply it without a restart", args=(), permission=ADMIN,
+                  group="Admin", private=True)
+async def reload_cmd(core: Core, req: Request) -> list[Reply]:
+    return [reload_view.reloaded(await reload_config(core, req.user))]
