@@ -75,8 +75,8 @@ async def on_secrets(core: TipsterCore, interaction: discord.Interaction, answer
     replies: list[Reply] = []
     for answer in answers:
         replies = await core.handle_text(ctx, answer)
-        if not replies or not any(reply.delete_incoming for reply in replies):
-            break  # the step ended or refused this answer: the rest of the form means nothing
+        if not any(reply.prompt is not None and reply.prompt.secret_fields for reply in replies):
+            break  # no further field is asked (stored, refused, or the step ended): the rest means nothing
     if not replies:
         replies = [Reply(text="That step has ended; start again with /setkeys.")]
     await follow_up(interaction, replies, ephemeral=interaction.guild_id is not None)

@@ -90,6 +90,7 @@ async def test_setkeys_asks_key_then_secret_and_stores_only_ciphertext(kcore: Ti
         "API key", "API secret"]
     [got_key] = await kcore.handle_text(ME, KEY)
     assert got_key.delete_incoming and "secret" in got_key.text and KEY not in got_key.text
+    assert got_key.prompt is not None and got_key.prompt.secret_fields == ["API secret"]  # the field still to come
     # Mid-flow: the key waits in the flow's state, encrypted; the files hold no byte of it.
     user = await kcore.ensure_user(ME)
     flow = await kcore.storage.flows.get(user.id, ME.chat_key)
@@ -130,6 +131,14 @@ async def test_setkeys_in_a_group_is_refused_and_stores_nothing(kcore: TipsterCo
     user = await kcore.ensure_user(GROUP)
     assert await kcore.storage.flows.get(user.id, GROUP.chat_key) is None
     assert await kcore.handle_text(GROUP, KEY) == []  # group chatter: not taken as a key
+
+
+async def test_an_answer_that_is_no_key_is_asked_again_without_a_form(kcore: TipsterCore, settings: Settings):
+    await kcore.handle_text(ME, "/setkeys alpaca")
+    [again] = await kcore.handle_text(ME, "two words")
+    assert "not a key" in again.text and again.delete_incoming and again.prompt is None
+    [got_key] = await kcore.handle_text(ME, KEY)
+    assert "Now send" in got_key.text
 
 
 async def test_keys_typed_into_the_command_are_deleted_not_echoed(kcore: TipsterCore):

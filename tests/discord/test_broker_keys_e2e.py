@@ -64,3 +64,20 @@ async def test_setkeys_in_a_guild_channel_says_to_dm(server: FakeDiscord, keyed:
     _, [refused] = await answered(server, BOB, "setkeys", {"broker": "alpaca"}, guild_id=GUILD, channel_id=CHANNEL)
     assert "private chat" in embed(refused)["description"]
     assert "🔑 Enter keys" not in (custom_ids(refused) if refused.get("components") else {})
+
+
+async def test_a_form_whose_key_is_not_a_key_stops_there(server: FakeDiscord, keyed: tuple[TipsterCore, FakeAlpaca]):
+    core, alpaca = keyed
+    _, [ask] = await answered(server, BOB, "setkeys", {"broker": "alpaca"})
+    form = await server.press_button(BOB, int(ask["id"]), custom_ids(ask)["🔑 Enter keys"])
+    await server.wait_response(form)
+    answer = await server.submit_modal(BOB, "tipster:secrets", {"secret0": "two words", "secret1": SECRET})
+    await server.wait_response(answer, followups=1)
+    [done] = answer.followups
+    # The key was refused, so the secret was not taken as the key: the flow still waits for a key.
+    assert "not a key" in embed(done)["description"]
+    user = await core.storage.users.by_identity(f"discord:{BOB}")
+    assert user is not None
+    [flow] = await core.storage.db.fetchall("SELECT kind, state_json FROM flows WHERE user_id = ?", (user.id,))
+    assert flow["kind"] == "setkeys" and "key" not in json.loads(flow["state_json"])
+    assert ("GET", "/v2/account") not in alpaca.requests

@@ -34,8 +34,10 @@ def unknown_broker() -> Reply:
 def answered(result: KeyAnswer) -> Reply:
     name = _name(result.broker)
     if result.step is KeyStep.ASK_SECRET:
-        text = f"Got the key (message deleted). Now send your {name} API secret."
-    elif result.step is KeyStep.INVALID:
+        # The prompt names the field still to come: a form (Discord) goes on to it, and only while one is asked.
+        return Reply(text=f"Got the key (message deleted). Now send your {name} API secret.", delete_incoming=True,
+                     prompt=Prompt(label="API secret", secret_fields=FIELDS[1:]))
+    if result.step is KeyStep.INVALID:
         text = "That is not a key (no spaces, at most 200 characters); send it again, or /cancel."
     elif result.step is KeyStep.STORED:
         text = (f"{name} accepted the keys: stored encrypted (key {result.masked}); your orders now go to this "
