@@ -7,7 +7,7 @@ from bot.core.usecases.notify import NotifyStates
 
 # What each /notify word covers, as a user would say it.
 KIND_HELP: dict[str, str] = {
-    "status": "a watched tip changed side",
+    "status": "a monitored tip changed its recommendation",
     "exits": "positions closed at stop or target, near target, big moves",
     "scans": "tips of the markets this chat watches",
     "summaries": "the daily summary",
