@@ -10,6 +10,9 @@ marks them sent, and copes with what platforms do to bulk senders:
   time and the queue is claimed per chat head-of-line, so one chat's wait never stalls the others;
 * a chat that blocked the bot (`ChatUnreachable`) is marked blocked and its queue dropped until its user
   sends /start again (`AlertOutbox.unblock_chat`);
+* a chat's `/notify` choice is applied as the row is stored (storage.alerts), whichever code queues it: a
+  kind set `off` is stored `dropped` with the reason, one set `silent` carries `"silent": true` in its payload
+  (`Reply.silent`), which each sender honours (Telegram disable_notification, Discord's silent flag);
 * at most `max_in_flight` rows are `sending` at once. A kill -9 leaves at most that many rows `sending`,
   `recover_in_flight` re-queues them at start-up, and they are the only alerts that can arrive twice.
 """
