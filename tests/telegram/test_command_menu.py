@@ -23,7 +23,7 @@ EXPECTED = [
     "positions", "open", "close", "pnl", "trades", "daily", "weekly", "monthly", "performance",
     "watch", "watchlist", "unwatch", "subscribe", "subscriptions", "unsubscribe", "notify",
     "settings", "status", "help", "start", "cancel",
-    "grids", "stopgrid",
+    "setkeys", "keys", "delkeys", "grids", "stopgrid",
     "contact", "resetpaper", "forgetme",
 ]
 
