@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # torch first and pinned: a looser spec (or a package asking for torch) pulls a multi-GB CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: demo test install install-test redis lint bench clean
+.PHONY: demo test fuzz install install-test redis lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ PYTEST_WORKERS ?= 2
 
 test: install-test
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
+
+# The hypothesis fuzz tests of the core with the `fuzz` profile: 20,000 examples (make test runs 2,000).
+fuzz: install-test
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests/fuzz
 
 lint: install-test
 	$(BIN)/ruff check .
