@@ -249,6 +249,31 @@ async def test_ccxt_keys_checked_by_the_exchanges_balance_call(settings: Setting
         assert_nowhere(settings, "user-exchange-key-123", "user-exchange-secret-456")
 
 
+async def test_a_keyed_users_exchange_orders_go_to_their_own_exchange_account(settings: Settings,
+                                                                            monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TIPSTER_SECRET_KEY", MASTER)
+    async with FakeBinance(key="user-exchange-key-123", secret="user-exchange-secret-456",
+                           balances={"USDT": Decimal(30000), "BTC": Decimal(0), "ETH": Decimal(0)}) as fake:
+        # The bot's own exchange keys are not the user's: the fake serves signed calls for the user's only.
+        brokers = settings.brokers.model_copy(update={"default": "ccxt", "ccxt": settings.brokers.ccxt.model_copy(
+            update={"exchange": "binance", "key": "bots-own-key", "secret": "bots-own-secret", "sandbox": True,
+                    "api_url": fake.base_url})})
+        async with open_core(settings.model_copy(update={"brokers": brokers})) as core:
+            await set_keys(core, "user-exchange-key-123", "user-exchange-secret-456", broker="ccxt")
+            user = await core.ensure_user(ME)
+            own = await core.trading.own.get(user.id, "ccxt")
+            assert own is not None
+            own.poll_interval, own.fill_timeout = 0.01, 1.0  # type: ignore[attr-defined]
+            quote = await core.trading.quote(user, "BTC/USDT", Side.LONG, Decimal(2000), None, None, 2, None)
+            # 30,000 USDT on the exchange, no coins: 2,000 is 6.7 % of it (the paper ledger's 10,000: 20 %)
+            assert quote.equity == Decimal(30000) and quote.refused == []
+            result = await core.trading.open(user, "console", "1", quote)
+            assert result.status.value == "opened", result
+            [order] = fake.orders.values()
+            assert (order.symbol, order.side) == ("BTCUSDT", "BUY")
+            assert fake.free["USDT"] < Decimal(30000)  # paid from the user's own balance
+
+
 async def test_rotate_keys_reencrypts_under_the_newest_master_key(kcore: TipsterCore, settings: Settings,
                                                                  monkeypatch: pytest.MonkeyPatch):
     await set_keys(kcore)
