@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from decimal import Decimal
@@ -254,14 +256,68 @@ async def chats_running(core: TipsterCore) -> AsyncIterator[list[str]]:
         yield started
 
 
-def stop_on_signals() -> asyncio.Event:
-    """An event set by SIGINT or SIGTERM, so a stop runs every shutdown in order."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    return stop
+# s from the first SIGINT/SIGTERM to the process gone: the parts' own bounds (the scheduler's and the
+# outbox's grace) fit inside it; past it a watchdog exits so that a stuck part cannot hold the process.
+SHUTDOWN_DEADLINE = 9.5
+
+
+def _exit_now(code: int, why: str) -> None:
+    log.warning("%s: exiting at once", why)
+    for handler in logging.getLogger().handlers:
+        with suppress(Exception):
+            handler.flush()
+    os._exit(code)
+
+
+class ShutdownSignal(asyncio.Event):
+    """Set by the first SIGINT or SIGTERM, so a stop runs every shutdown in order (stop taking updates,
+    finish the job step and the sends in flight, close storage) and the process exits 0.
+
+    A second signal exits at once (status 128 + its number): the database is safe (SQLite's WAL), and what
+    a kill leaves `sending` is re-queued at the next start. So does the watchdog `deadline` seconds after
+    the first signal, unless `finished()` is called first.
+    """
+
+    def __init__(self, deadline: float = SHUTDOWN_DEADLINE) -> None:
+        super().__init__()
+        self.deadline = deadline
+        self.watchdog: threading.Timer | None = None
+        self.loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with suppress(NotImplementedError, RuntimeError):
+                self.loop.add_signal_handler(sig, self._first, sig)
+
+    def _first(self, sig: signal.Signals) -> None:
+        if self.is_set():
+            return
+        log.info("%s: shutting down (send it again to exit at once)", sig.name)
+        self.set()
+        for other in (signal.SIGINT, signal.SIGTERM):
+            # A plain handler, not the loop's: it runs even while the loop is busy with a slow step.
+            with suppress(NotImplementedError, RuntimeError, ValueError):
+                self.loop.remove_signal_handler(other)
+                signal.signal(other, self._second)
+        self.watchdog = threading.Timer(self.deadline, _exit_now,
+                                        (1, f"shutdown still running after {self.deadline:g} s"))
+        self.watchdog.daemon = True
+        self.watchdog.start()
+
+    @staticmethod
+    def _second(signum: int, _frame: object) -> None:
+        _exit_now(128 + signum, f"second {signal.Signals(signum).name} during shutdown")
+
+    def finished(self) -> None:
+        """The shutdown is over: no watchdog, and the loop's handlers are removed."""
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with suppress(NotImplementedError, RuntimeError, ValueError):
+                self.loop.remove_signal_handler(sig)
+
+
+def stop_on_signals(deadline: float = SHUTDOWN_DEADLINE) -> ShutdownSignal:
+    """An event set by the first SIGINT or SIGTERM (see ShutdownSignal); call its `finished()` when done."""
+    return ShutdownSignal(deadline)
 
 
 @asynccontextmanager

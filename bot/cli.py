@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -56,22 +57,39 @@ def _serve(command: str, settings: Settings, secrets: list[str]) -> int:
 
 
 async def _demo(settings: Settings) -> None:
-    from bot.app import jobs_running, open_core
+    from bot.app import jobs_running, open_core, stop_on_signals
     from bot.console.chat import ConsoleChat
 
     # The person at the terminal runs the process: the console user is its owner (admin).
     if CONSOLE_OWNER not in settings.admins:
         settings = settings.model_copy(update={"admins": [*settings.admins, CONSOLE_OWNER]})
-    async with open_core(settings) as core, jobs_running(core):
-        await ConsoleChat(core).run()
+    stop = stop_on_signals()
+    try:
+        async with open_core(settings) as core, jobs_running(core):
+            chat = asyncio.create_task(ConsoleChat(core).run(), name="console")
+            signalled = asyncio.create_task(stop.wait())
+            await asyncio.wait({chat, signalled}, return_when=asyncio.FIRST_COMPLETED)
+            signalled.cancel()
+            if not chat.done():  # Ctrl-C or SIGTERM: the line being answered is cut, its alerts stay queued
+                chat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await chat
+    finally:
+        stop.finished()
 
 
 async def _run(settings: Settings) -> None:
     from bot.app import chats_running, jobs_running, open_core, stop_on_signals
 
     stop = stop_on_signals()
-    async with open_core(settings) as core, jobs_running(core), chats_running(core):
-        await stop.wait()
+    try:
+        # Unwound in reverse on the first signal: the chats stop taking updates and finish their sends,
+        # the jobs finish their step, then storage is closed (WAL checkpointed).
+        async with open_core(settings) as core, jobs_running(core), chats_running(core):
+            await stop.wait()
+    finally:
+        stop.finished()
+    log.info("stopped cleanly")
 
 
 def _download_model(path: str) -> int:

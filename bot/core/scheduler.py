@@ -9,7 +9,9 @@ cycle that overruns its interval is logged and the missed run is coalesced, neve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 PAUSED_KEY = "monitor_paused"
 # Jobs that `/monitor pause` stops; summaries and (later) position exits keep running.
 PAUSABLE = ("monitor", "scan")
+# s; how long stop() lets a running cycle finish before cancelling it (a graceful shutdown has 10 s in all).
+STOP_GRACE = 3.0
 
 
 @dataclass
@@ -38,6 +42,7 @@ class JobSpec:
     interval: Callable[[], float]  # read from settings each time, so /reload can change it
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_error: str | None = None
+    task: asyncio.Task[Any] | None = None  # the scheduled run under way, for a bounded stop
 
 
 class JobScheduler:
@@ -46,6 +51,7 @@ class JobScheduler:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.jobs: dict[str, JobSpec] = {}
         self.paused = False
+        self.stopping = False  # set by stop(): a long job may check it between steps
 
     def add(self, name: str, run: Callable[[], Awaitable[Any]], interval: Callable[[], float]) -> None:
         self.jobs[name] = JobSpec(name, run, interval)
@@ -61,13 +67,31 @@ class JobScheduler:
         plan = ", ".join(f"{s.name} every {s.interval():g}s" for s in self.jobs.values())
         log.info("scheduler started: %s%s", plan, " (monitoring paused)" if self.paused else "")
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Start no more runs; let a running cycle finish its step (its transaction commits rather than being
+        cut mid-write) for up to `grace` seconds, then cancel it: a cancelled transaction rolls back, and
+        the jobs keep their state in storage, so the next start picks up where the cycle stopped."""
+        self.stopping = True
+        # Pause first and shut down after the wait: APScheduler's shutdown cancels the coroutine jobs under way.
+        if self.scheduler.running:
+            self.scheduler.pause()
+        began = time.monotonic()
+        running = [spec.task for spec in self.jobs.values() if spec.task is not None and not spec.task.done()]
+        if running:
+            _, late = await asyncio.wait(running, timeout=grace)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
+                log.warning("scheduler: %d job run(s) cancelled at stop after %g s", len(late), grace)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        # Let a running cycle finish its transaction rather than cutting it mid-write.
+        # A run a command started (/monitor now) belongs to that command's handler: wait for it, not past grace.
         for spec in self.jobs.values():
-            async with spec.lock:
-                pass
+            left = grace - (time.monotonic() - began)
+            if spec.lock.locked() and left > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_passed(spec.lock), left)
 
     def _wrap(self, spec: JobSpec) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
@@ -75,12 +99,15 @@ class JobScheduler:
                 log.warning("job %s is still running; this run is skipped", spec.name)
                 return
             async with spec.lock:
+                spec.task = asyncio.current_task()
                 try:
                     await spec.run()
                     spec.last_error = None
                 except Exception as exc:
                     spec.last_error = str(exc)[:200]
                     log.exception("job %s failed", spec.name)
+                finally:
+                    spec.task = None
         return run
 
     async def run_now(self, name: str) -> Any:
@@ -120,6 +147,11 @@ class JobScheduler:
     def next_run(self, name: str) -> datetime | None:
         job = self.scheduler.get_job(name)
         return job.next_run_time if job is not None else None
+
+
+async def _passed(lock: asyncio.Lock) -> None:
+    async with lock:
+        pass
 
 
 def build_scheduler(core: Core) -> JobScheduler:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 import discord
@@ -46,6 +46,8 @@ class TipsterDiscord(discord.Client):
         self.api_base = core.settings.discord.api_base
         self.tree = app_commands.CommandTree(self)
         self.synced: list[app_commands.AppCommand] = []
+        self.accepting = True  # False once shutting down: new interactions and messages are not taken
+        self._handling: set[asyncio.Task[Any]] = set()
         build_tree(self.tree, registry, self._invoke, core.services.market.symbols)
 
     async def setup_hook(self) -> None:
@@ -56,26 +58,48 @@ class TipsterDiscord(discord.Client):
         self.synced = await self.tree.sync()
         log.info("discord: %d slash commands synced", len(self.synced))
 
+    async def _handle(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run one event's handler, counted so a shutdown can wait for it; refused once shutting down."""
+        if not self.accepting:
+            work.close()
+            return
+        task = asyncio.current_task()
+        if task is not None:
+            self._handling.add(task)
+        try:
+            await work
+        finally:
+            self._handling.discard(task)  # type: ignore[arg-type]
+
+    async def stop_taking_events(self, grace: float = 3.0) -> None:
+        """Take no new interaction or message; wait up to `grace` s for those being handled (their replies)."""
+        self.accepting = False
+        running = {task for task in self._handling if not task.done()}
+        if running:
+            _, late = await asyncio.wait(running, timeout=grace)
+            if late:
+                log.warning("discord: %d handler(s) still running at shutdown", len(late))
+
     async def _invoke(self, interaction: discord.Interaction, name: str, options: dict[str, str]) -> None:
-        await on_slash(self.core, interaction, name, options)
+        await self._handle(on_slash(self.core, interaction, name, options))
 
     async def on_core_press(self, interaction: discord.Interaction, data: str) -> None:
-        await on_press(self.core, interaction, data)
+        await self._handle(on_press(self.core, interaction, data))
 
     async def on_core_answer(self, interaction: discord.Interaction, text: str) -> None:
-        await on_answer(self.core, interaction, text)
+        await self._handle(on_answer(self.core, interaction, text))
 
     async def on_core_secrets(self, interaction: discord.Interaction, answers: list[str]) -> None:
-        await on_secrets(self.core, interaction, answers)
+        await self._handle(on_secrets(self.core, interaction, answers))
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         try:
-            await on_reaction(self.core, self, payload)
+            await self._handle(on_reaction(self.core, self, payload))
         except discord.HTTPException as exc:
             log.warning("reaction on message %s not handled: %s", payload.message_id, exc)
 
     async def on_message(self, message: discord.Message) -> None:
-        await on_message(self.core, self, message)
+        await self._handle(on_message(self.core, self, message))
 
     async def on_ready(self) -> None:
         log.info("discord bot %s is running in %d guild(s)", self.user, len(self.guilds))
@@ -103,7 +127,11 @@ async def discord_running(core: TipsterCore, **options: Any) -> AsyncIterator[Ti
             _raise_start_failure(runner, settings.api_base)
         async with discord_outbox_running(client, core.services.outbox, core.settings.alerts.max_in_flight,
                                           lambda chat_id: is_discord_user(core, chat_id)):
-            yield client
+            try:
+                yield client
+            finally:
+                # Shutting down: no new events, the ones being handled finish, then the drainer's sends.
+                await client.stop_taking_events()
     finally:
         ready.cancel()
         await client.close()
