@@ -19,6 +19,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.core.jobs.config_watch import ConfigWatcher
 from bot.core.jobs.grids import GridWatcher
 from bot.core.jobs.monitor import SignalMonitor
 from bot.core.jobs.positions import PositionMonitor
@@ -100,14 +101,19 @@ class JobScheduler:
                 return
             async with spec.lock:
                 spec.task = asyncio.current_task()
+                started = time.perf_counter()
                 try:
-                    await spec.run()
+                    result = await spec.run()
                     spec.last_error = None
+                    errors = getattr(result, "errors", 0)  # a cycle's own count of the items that failed
                 except Exception as exc:
                     spec.last_error = str(exc)[:200]
+                    errors = 1
                     log.exception("job %s failed", spec.name)
                 finally:
                     spec.task = None
+                self.core.metrics.job_cycle(spec.name, time.perf_counter() - started,
+                                            errors if isinstance(errors, int) else 0)
         return run
 
     async def run_now(self, name: str) -> Any:
@@ -162,6 +168,8 @@ def build_scheduler(core: Core) -> JobScheduler:
     scheduler.add("monitor", monitor.run_cycle, lambda: settings().monitor.signals_interval)
     scheduler.add("scan", WatchlistScanner(core).run, lambda: settings().monitor.scan_interval)
     scheduler.add("summary", DailySummary(core).run, lambda: 60)
+    # config.watch: polls the file cheaply (a hash of a small file) and does nothing while watch is off.
+    scheduler.add("config", ConfigWatcher(core).run, lambda: settings().config.watch_interval)
     if core.trading is not None:
         scheduler.add("positions", PositionMonitor(core, core.trading).run,
                       lambda: settings().monitor.positions_interval)
