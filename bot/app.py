@@ -11,15 +11,18 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from decimal import Decimal
 
+from bot.config_reload import CurrentMarket, SourceRebuild
 from bot.core.jobs.summary import SummaryScope
 from bot.core.kernel import Core
 from bot.core.outbox import AlertOutbox
 from bot.core.scheduler import JobScheduler, build_scheduler
 from bot.core.service import Services, TipsterCore
 from bot.core.usecases import positions as position_cases
+from bot.core.usecases.reload import ConfigReloader
 from bot.core.usecases.trading import Trading
 from bot.core.vault import Vault
 from bot.core.views import positions as position_views
+from bot.metrics import MetricsServer, metrics_served
 from bot.settings import Settings
 from engine.brokers.base import Broker
 from engine.brokers.paper import PaperBroker
@@ -175,13 +178,17 @@ async def open_core(settings: Settings, *, market: MarketData | None = None) -> 
                             vault=build_vault(), broker_factory=own_broker_factory(settings))
         core = await TipsterCore.create(services)
         warm_up_model(services.sentiment)
-        core.trading = Trading(core, build_brokers(settings, services.market), position_views.PositionAlertPayloads())
+        core.trading = Trading(core, build_brokers(settings, CurrentMarket(services)),  # type: ignore[arg-type]
+                               position_views.PositionAlertPayloads())
         add_position_sections(core)
         outbox = AlertOutbox.for_db(storage.db)
         services.outbox = outbox
         core.start_hooks.append(lambda ctx: outbox.unblock_chat(ctx.platform, ctx.chat_id))
+        core.reloader = ConfigReloader(settings.source_path, SourceRebuild(
+            lambda new: build_market(new, cache), build_news_sources, build_options, market_fixed=market is not None))
         try:
-            yield core
+            async with metrics_running(core):
+                yield core
         finally:
             if core.trading is not None:
                 await core.trading.close_brokers()
@@ -189,6 +196,17 @@ async def open_core(settings: Settings, *, market: MarketData | None = None) -> 
     finally:
         await cache.close()
         await storage.close()
+
+
+@asynccontextmanager
+async def metrics_running(core: TipsterCore) -> AsyncIterator[MetricsServer | None]:
+    """The Prometheus endpoint on metrics.host:metrics.port while the block runs; nothing when the port is null."""
+    cfg = core.settings.metrics
+    if cfg.port is None:
+        yield None
+        return
+    async with metrics_served(core, cfg.host, cfg.port) as server:
+        yield server
 
 
 def add_position_sections(core: TipsterCore) -> None:

@@ -1,5 +1,5 @@
-"""`tipster demo` (console chat), `tipster run` (Telegram and/or Discord, by which tokens are set) and
-`tipster download-model` (FinBERT weights)."""
+"""`tipster demo` (console chat), `tipster run` (Telegram and/or Discord, by which tokens are set),
+`tipster download-model` (FinBERT weights) and `tipster health` (bot.health)."""
 
 from __future__ import annotations
 
@@ -33,10 +33,11 @@ def _load(args: argparse.Namespace) -> Settings:
 def _startup_failures() -> tuple[type[BaseException], ...]:
     """What stops the bot for a reason an operator can fix; each says so in one line (no traceback)."""
     from bot.discord.runner import DiscordUnavailable
+    from bot.metrics import MetricsUnavailable
     from bot.telegram.runner import TelegramUnavailable
     from storage.db import DatabaseUnavailable
 
-    return TelegramUnavailable, DiscordUnavailable, DatabaseUnavailable, ConfigError
+    return TelegramUnavailable, DiscordUnavailable, DatabaseUnavailable, ConfigError, MetricsUnavailable
 
 
 def _serve(command: str, settings: Settings, secrets: list[str]) -> int:
@@ -167,7 +168,16 @@ def main(argv: list[str] | None = None) -> int:
     rotate = sub.add_parser("rotate-keys", help="re-encrypt every stored broker key under the newest master key "
                                                 "(the first of TIPSTER_SECRET_KEY)")
     rotate.add_argument("--db", help="SQLite file (default: storage.sqlite_path)")
+    health = sub.add_parser("health", help="one line per part (storage, config, market, model, ...) for a health "
+                                           "check; exit 1 only when storage or config fails")
+    health.add_argument("--db", help="SQLite file (default: storage.sqlite_path)")
     args = parser.parse_args(argv)
+    if args.command == "health":  # before _load: an invalid config is one of its lines, and exit 1
+        from bot.health import report
+
+        lines, status = report(args.config, args.db)
+        print("\n".join(lines))
+        return status
     settings = _load(args)
     if args.command == "download-model":
         return _download_model(args.path or settings.sentiment.finbert_path)
