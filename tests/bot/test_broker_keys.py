@@ -224,6 +224,11 @@ async def test_forgetme_cancels_live_orders_at_the_broker_then_deletes(kcore: Ti
     assert result.status.value == "accepted"
     [live] = alpaca.orders.values()
     assert live.status == "accepted"
+    [kept] = await kcore.handle_text(ME, "/delkeys alpaca")  # its exit would need these keys
+    assert "Close your 1 alpaca position(s) first" in kept.text
+    [no_new] = await kcore.handle_text(ME, "/setkeys alpaca")  # nor replaced by keys of another account
+    assert "Close your 1 alpaca position(s) first" in no_new.text
+    assert await kcore.storage.broker_keys.get(user.id, "alpaca") is not None
     [ask] = await kcore.handle_text(ME, "/forgetme")
     done = texts(await kcore.handle_button(ME, button_data(ask, "Delete my data")))
     assert "deleted" in done

@@ -86,6 +86,12 @@ async def start(core: Core, user: User, ctx: ChatContext, broker: str) -> None:
     if not ctx.is_private:
         raise Refused("Keys are never typed in a group: send /setkeys to me in a private chat (DM).",
                       reason="setkeys in a group")
+    # Positions held at this broker live on the account they were opened on: new keys would send their exits
+    # (and reconciliation) to another account.
+    held = await core.storage.positions.with_status("pending", "open", "closing", user_id=user.id, brokers=[broker])
+    if held:
+        raise Refused(f"Close your {len(held)} {broker} position(s) first (/positions): their exits go to the "
+                      "account they were opened on.", reason="positions held")
     await core.storage.flows.start(user.id, ctx.chat_key, FLOW, {"broker": broker})
 
 
@@ -141,7 +147,13 @@ async def listing(core: Core, user: User, ctx: ChatContext) -> list[StoredBroker
 
 
 async def delete(core: Core, user: User, broker: str) -> bool:
+    """Forget the user's keys of `broker`; refused while positions opened on that account are held, since
+    their exits could then only go to the bot's account, which does not hold them."""
     vault_of(core)
+    held = await core.storage.positions.with_status("pending", "open", "closing", user_id=user.id, brokers=[broker])
+    if held and await core.storage.broker_keys.get(user.id, broker) is not None:
+        raise Refused(f"Close your {len(held)} {broker} position(s) first (/positions): their exits need these keys.",
+                      reason="positions held")
     deleted = await core.storage.broker_keys.delete(user.id, broker)
     if deleted:
         await core.audit(user, "delkeys", broker, "ok")
