@@ -1,4 +1,5 @@
-"""Random and hostile input through bot/core as users of every role, in private chats and in a group.
+"""Random and hostile input through bot/core as users of every role (admin, trader, viewer, pending, banned)
+on Telegram and on Discord, in private chats and in a group.
 
 What goes in: every registered command, typed (`handle_text`) or as a Discord slash command with options
 (`handle_command`), with random and hostile arguments (any unicode, control characters, very long words,
@@ -11,8 +12,9 @@ What must hold, for every example:
 * no unhandled exception, and never the core's internal-error reply (service.py `_internal_error`);
 * nothing of another user changes: the victim's rows in every table that has a `user_id` (tips, positions,
   orders, paper account, grids, watches, subscriptions, flows, keys …), the rows of their tips and of their
-  private chat, the alerts queued to them, and every other user's role, state and settings — compared before
-  and after the example, for every actor who is not an admin;
+  private chat (its settings and /notify choices included), the alerts queued to them, and every other
+  user's role, state and settings — compared before and after the example, for every actor who is not an
+  admin;
 * every admin command is refused to a non-admin, in one line ("… is for admins only." or the access message
   of a pending or banned user);
 * every reply fits the platforms: each Telegram message ≤ 4096 UTF-16 units once rendered by
@@ -60,8 +62,9 @@ from tests.fuzz.conftest import examples
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
-PLATFORM = "telegram"
-GROUP = "-1001234567890"
+PLATFORMS = ("telegram", "discord")  # the victim is on Telegram; the actors on both
+GROUPS = {"telegram": "-1001234567890", "discord": "900000000000000010"}
+GROUP_TYPES = {"telegram": "supergroup", "discord": "group"}
 INTERNAL_ERROR = "something went wrong on our side"  # service.py _internal_error's wording
 SLOW = ("backtest", "chart")  # seconds per real run: fuzzed with invalid arguments only (see the docstring)
 
@@ -119,18 +122,18 @@ class World:
         printer.text(repr(self))
 
 
-def ctx(uid: str, chat: str | None = None, name: str | None = None) -> ChatContext:
-    return ChatContext(platform=PLATFORM, user_id=uid, chat_id=chat or uid,
-                       chat_type="private" if chat is None else "supergroup",
-                       username=name or f"user{uid}", display_name=f"User {uid}")
+def ctx(platform: str, uid: str, in_group: bool = False) -> ChatContext:
+    return ChatContext(platform=platform, user_id=uid, chat_id=GROUPS[platform] if in_group else uid,
+                       chat_type=GROUP_TYPES[platform] if in_group else "private",
+                       username=f"user{uid}", display_name=f"User {uid}")
 
 
 ROLES = {"admin": "1001", "trader": "1003", "viewer": "1004", "pending": "1005", "banned": "1006"}
 VICTIM = "1002"
 
 
-def actor(role: str, uid: str) -> Actor:
-    return Actor(role, uid, ctx(uid), ctx(uid, GROUP))
+def actor(role: str, uid: str, platform: str = "telegram") -> Actor:
+    return Actor(role, uid, ctx(platform, uid), ctx(platform, uid, in_group=True))
 
 
 async def fix_role(core: TipsterCore, who: Actor) -> None:
@@ -150,12 +153,12 @@ def buttons_of(replies: list[Reply]) -> list[str]:
 
 async def setup_world(loop: LoopThread, tmp: Path) -> World:
     settings_ = load_settings(ROOT / "config.yaml", storage={"sqlite_path": str(tmp / "fuzz.sqlite")},
-                              sentiment={"model": "offline"}, admins=[f"{PLATFORM}:{ROLES['admin']}"],
+                              sentiment={"model": "offline"}, admins=[f"{p}:{ROLES['admin']}" for p in PLATFORMS],
                               limits={"per_user_per_minute": 100_000})
     stack = open_core(settings_)
     core = await stack.__aenter__()
     core._fuzz_stack = stack  # type: ignore[attr-defined]  # closed by teardown_world
-    actors = {role: actor(role, uid) for role, uid in ROLES.items()}
+    actors = {f"{p}:{role}": actor(role, uid, p) for role, uid in ROLES.items() for p in PLATFORMS}
     victim = actor("trader", VICTIM)
     world = World(loop, core, actors, victim)
     for who in [*actors.values(), victim]:
@@ -198,7 +201,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 # ---- what another user owns -----------------------------------------------------------------------------------
 
-NOT_OWNED = {"activity", "audit", "job_runs", "kv", "schema_version", "alerts", "chats", "users"}
+NOT_OWNED = {"activity", "audit", "job_runs", "kv", "schema_version", "alerts", "users"}
 
 
 class OwnedRows:
@@ -411,7 +414,7 @@ def run_example(world: World, role: str, in_group: bool, kind: str, payload: Any
 
 
 def assert_admin_refused(role: str, name: str, replies: list[Reply], typed: str = "") -> None:
-    if role == "admin" or name not in ADMIN_COMMANDS:
+    if role.endswith(":admin") or name not in ADMIN_COMMANDS:
         return
     assert len(replies) == 1, text_of(replies)
     said = replies[0].text.strip()
@@ -421,7 +424,7 @@ def assert_admin_refused(role: str, name: str, replies: list[Reply], typed: str 
 
 
 POOL = 200  # how many of the actors' own recent buttons are kept to press again
-ROLE = st.sampled_from(sorted(ROLES))
+ROLE = st.sampled_from(sorted(f"{p}:{role}" for role in ROLES for p in PLATFORMS))  # an actor
 IDS = [*ROLES.values(), VICTIM, "1", "2", "0", "99999999999"]
 
 
@@ -459,12 +462,12 @@ def test_free_text_and_unknown_commands(world: World, role: str, in_group: bool,
 def test_the_comparison_sees_a_change_to_the_victims_rows(world: World) -> None:
     """The before/after check can fail: the victim's own /unwatch and a tip of theirs show up in it."""
     core, victim = world.core, world.victim
-    before = world.owned.snapshot(world.actors["trader"])
+    before = world.owned.snapshot(world.actors["telegram:trader"])
     world.loop.run(core.handle_text(victim.private, "/unwatch BTC/USDT 1h"))
-    unwatched = world.owned.snapshot(world.actors["trader"])
+    unwatched = world.owned.snapshot(world.actors["telegram:trader"])
     assert before["watchlist"] and not unwatched["watchlist"]
     world.loop.run(core.handle_text(victim.private, "/notify summaries on"))  # a setting of the victim's chat
-    assert world.owned.snapshot(world.actors["trader"]) != unwatched
+    assert world.owned.snapshot(world.actors["telegram:trader"]) != unwatched
     world.loop.run(core.handle_text(victim.private, "/watch BTC/USDT 1h"))
     world.loop.run(core.handle_text(victim.private, "/notify summaries off"))
-    assert world.owned.snapshot(world.actors["trader"])["watchlist"]
+    assert world.owned.snapshot(world.actors["telegram:trader"])["watchlist"]
