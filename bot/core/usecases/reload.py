@@ -9,6 +9,7 @@ needing a restart and left as it was. Every reload is audited.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -18,7 +19,6 @@ from typing import Any, Literal, Protocol
 
 from bot.core.errors import Refused
 from bot.core.kernel import Core
-from bot.core.ratelimit import SlidingWindowLimiter
 from bot.settings import ConfigError, Settings, load_settings
 from storage.models import User
 
@@ -51,6 +51,7 @@ class ConfigReloader:
         self.path = path
         self.rebuild = rebuild
         self._load = load
+        self.lock = asyncio.Lock()  # /reload and the watcher never apply two files at once
         self.seen = self.fingerprint()  # the file's content as last read (config.watch compares with it)
 
     def fingerprint(self) -> str | None:
@@ -131,9 +132,14 @@ async def reload_config(core: Core, actor: User | None, trigger: Trigger = "comm
     if reloader is None or reloader.path is None:
         raise Refused("There is no config file to reload: the bot started without --config, TIPSTER_CONFIG "
                       "or a ./config.yaml.", reason="no config file")
+    async with reloader.lock:
+        return await _reload(core, reloader, actor, trigger)
+
+
+async def _reload(core: Core, reloader: ConfigReloader, actor: User | None, trigger: Trigger) -> Reloaded:
     result = Reloaded(str(reloader.path), trigger)
     try:
-        new = reloader.load()
+        new = await asyncio.to_thread(reloader.load)  # file and validation off the event loop
     except ConfigError as exc:
         result.error = str(exc)
         log.warning("config reload (%s) refused: %s", trigger, exc)
@@ -157,8 +163,7 @@ async def reload_config(core: Core, actor: User | None, trigger: Trigger = "comm
         return result
     core.services.settings = merged
     if any(k.startswith("limits.") for k in result.applied):
-        core.limiter = SlidingWindowLimiter(merged.limits.per_user_per_minute)
-        result.rebuilt.append("rate limit")
+        core.limiter.per_minute = merged.limits.per_user_per_minute  # the recent hits still count
     if core.scheduler is not None and any(k in INTERVALS for k in result.applied):
         core.scheduler.reschedule()
         result.rebuilt.append("job intervals")
