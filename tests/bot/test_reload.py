@@ -27,6 +27,10 @@ def write(path: Path, data: dict[str, Any]) -> None:
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
 
 
+def write_text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
 def base_config(tmp_path: Path, **extra: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "admins": ["console:100"],
@@ -96,9 +100,11 @@ async def test_restart_only_settings_are_reported_and_kept(rcore: TipsterCore, c
     data = base_config(tmp_path, scoring={"buy_threshold": 0.4})
     data["storage"] = {"sqlite_path": str(tmp_path / "other.sqlite")}
     data["telegram"] = {"token": "123456:SECRETTOKENVALUE"}
+    data["logging"] = {"format": "json"}
     write(config_file, data)
     answer = texts(await rcore.handle_text(ADMIN, "/reload"))
-    assert "Needs a restart (left as they were): storage.sqlite_path, telegram.token" in answer
+    assert "Needs a restart (left as they were): logging.format, storage.sqlite_path, telegram.token" in answer
+    assert rcore.settings.logging.format == "text"
     assert rcore.settings.storage.sqlite_path == old_db and rcore.settings.telegram.token is None
     assert rcore.settings.scoring.buy_threshold == 0.4  # the rest of the file still applied
     assert "SECRETTOKENVALUE" not in answer
@@ -119,7 +125,7 @@ async def test_invalid_file_keeps_the_config_and_names_the_key(rcore: TipsterCor
     data["monitor"]["signal_intervall"] = 3
     write(config_file, data)
     assert "monitor.signal_intervall: unknown key" in texts(await rcore.handle_text(ADMIN, "/reload"))
-    config_file.write_text("scoring: [unclosed", encoding="utf-8")
+    write_text(config_file, "scoring: [unclosed")
     assert "not valid YAML" in texts(await rcore.handle_text(ADMIN, "/reload"))
 
 

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 # Keys (or whole sections) wired once at start-up: a change is reported and waits for a restart.
 RESTART_ONLY = (
-    "telegram", "discord", "storage", "brokers", "paper", "metrics",
+    "telegram", "discord", "storage", "brokers", "paper", "metrics", "logging",
     "alerts.max_in_flight", "sentiment.model", "sentiment.finbert_path",
 )
 # The intervals the scheduler reads: a change reschedules the jobs.
