@@ -9,6 +9,8 @@ and the server holding every sendMessage for a while, so the SIGTERM lands while
   start — nothing is left claimed;
 * a second SIGTERM during a slow shutdown: the process exits at once;
 * a restart on the same database runs the jobs again (a monitor cycle is recorded) and sends what was queued;
+* Discord (the local Discord of tests/support): a queued alert is posted, then SIGTERM exits 0 within 10 s
+  with nothing left `sending`;
 * the console demo: SIGINT (Ctrl-C) with the terminal still open exits 0.
 """
 
@@ -24,9 +26,11 @@ from pathlib import Path
 import pytest
 
 from bot.core.replies import Reply
+from storage.alerts import AlertRepository
 from storage.db import Database
 from tests.e2e.test_startup import GOOD_TOKEN, ROOT, _env
 from tests.support.bot_api_server import FakeBotApi
+from tests.support.fake_discord import FakeDiscord
 
 pytestmark = pytest.mark.slow
 
@@ -34,13 +38,11 @@ CHAT = 5001
 DEADLINE = 10.0  # what the issue allows from SIGTERM to exit
 
 
-async def _queue_alert(db_path: Path, text: str) -> int:
+async def _queue_alert(db_path: Path, text: str, platform: str = "telegram", chat: int = CHAT) -> int:
     """An alert waiting in the outbox before the bot starts (as a previous run or another job left it)."""
     db = await Database(str(db_path)).open()
     try:
-        from storage.alerts import AlertRepository
-
-        return await AlertRepository(db).enqueue("telegram", str(CHAT), "announcement",
+        return await AlertRepository(db).enqueue(platform, str(chat), "announcement",
                                                  Reply(text=text).model_dump(mode="json"))
     finally:
         await db.close()
@@ -115,8 +117,9 @@ async def test_sigterm_finishes_the_send_in_flight_and_exits_0_then_a_restart_re
         proc = await _start(tmp_path, api)
         try:
             await api.wait_for_messages(CHAT, 2, timeout=60)
-            deadline = time.monotonic() + 30
-            while _monitor_runs(db_path) <= runs and time.monotonic() < deadline:
+            for _ in range(150):  # up to 30 s: the monitor runs every second once the jobs are up
+                if _monitor_runs(db_path) > runs:
+                    break
                 await asyncio.sleep(0.2)
             assert _monitor_runs(db_path) > runs, "no monitor cycle after the restart"
         finally:
@@ -171,6 +174,35 @@ async def test_a_second_sigterm_during_a_slow_shutdown_exits_at_once(tmp_path: P
             code, out, _ = await _exits(proc, DEADLINE)
         assert code == 0, out
         assert _status(db_path, alert) == "sent"
+
+
+async def test_discord_run_sends_then_stops_within_10_s_leaving_nothing_claimed(tmp_path: Path,
+                                                                                  monkeypatch: pytest.MonkeyPatch
+                                                                                  ) -> None:
+    from discord.gateway import DiscordWebSocket
+    from discord.http import Route
+
+    monkeypatch.setattr(Route, "BASE", Route.BASE)  # FakeDiscord's client side points these at itself
+    monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", DiscordWebSocket.DEFAULT_GATEWAY)
+    guild, channel, owner_id = 900_000_000_000_000_001, 900_000_000_000_000_011, 111
+    db_path = tmp_path / "t.sqlite"
+    alert = await _queue_alert(db_path, "to the channel", platform="discord", chat=channel)
+    async with FakeDiscord() as server:
+        owner = server.add_user(owner_id, "owner")
+        server.add_guild(guild, "Traders", owner=owner, channels={channel: "alerts"}, members=[owner])
+        env = _env(tmp_path, discord__token=server.token, discord__api_base=server.api_base)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "--config", str(ROOT / "config.yaml"), "run", cwd=ROOT, env=env,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        try:
+            await server.wait_messages(channel, 1, timeout=60)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            code, out, took = await _exits(proc, DEADLINE)
+    assert code == 0, out
+    assert took < DEADLINE, f"{took:.1f} s\n{out}"
+    assert _status(db_path, alert) == "sent"
+    _db_is_clean(db_path)
 
 
 async def test_the_console_demo_exits_0_on_ctrl_c_with_the_terminal_open(tmp_path: Path) -> None:
