@@ -52,7 +52,7 @@ class JobScheduler:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.jobs: dict[str, JobSpec] = {}
         self.paused = False
-        self.stopping = False  # set by stop(): a long job may check it between steps
+        self.stopping = False  # set by stop(): no run starts after it
 
     def add(self, name: str, run: Callable[[], Awaitable[Any]], interval: Callable[[], float]) -> None:
         self.jobs[name] = JobSpec(name, run, interval)
@@ -96,6 +96,8 @@ class JobScheduler:
 
     def _wrap(self, spec: JobSpec) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
+            if self.stopping:  # dispatched just before stop() paused the scheduler: not started, so not run
+                return
             if spec.lock.locked():
                 log.warning("job %s is still running; this run is skipped", spec.name)
                 return
