@@ -248,3 +248,16 @@ async def test_the_demo_owner_stays_admin_across_a_reload(config_file: Path, tmp
         answer = texts(await core.handle_text(ADMIN, "/reload"))
         assert core.settings.admins == ["console:100", "telegram:5", "console:local"]
         assert "In effect now: admins" in answer
+
+
+async def test_a_restart_setting_is_named_until_the_file_is_read_again(rcore: TipsterCore, config_file: Path,
+                                                                       tmp_path: Path) -> None:
+    data = base_config(tmp_path)
+    data["telegram"] = {"token": "123456:SECRETTOKENVALUE"}
+    write(config_file, data)
+    assert "Needs a restart (left as they were): telegram.token" in texts(await rcore.handle_text(ADMIN, "/reload"))
+    data["scoring"] = {"buy_threshold": 0.42}
+    write(config_file, data)
+    answer = texts(await rcore.handle_text(ADMIN, "/reload"))
+    assert "In effect now: scoring.buy_threshold" in answer and "Needs a restart" not in answer
+    assert rcore.settings.telegram.token is None  # still the running value

@@ -52,6 +52,7 @@ class ConfigReloader:
         self.rebuild = rebuild
         self._load = load
         self.lock = asyncio.Lock()  # /reload and the watcher never apply two files at once
+        self.last_read: Settings | None = None  # the file's settings at the last valid read
         self.seen = self.fingerprint()  # the file's content as last read (config.watch compares with it)
 
     def fingerprint(self) -> str | None:
@@ -151,9 +152,13 @@ async def _reload(core: Core, reloader: ConfigReloader, actor: User | None, trig
     if pinned:
         new = new.model_copy(update={"admins": [*new.admins, *pinned]})
     keys = changed_keys(old.model_dump(mode="json"), new.model_dump(mode="json"))
-    result.restart = [k for k in keys if needs_restart(k)]
     result.applied = [k for k in keys if not needs_restart(k)]
-    merged = keep_running(old, new, _restart_roots(result.restart))
+    merged = keep_running(old, new, _restart_roots([k for k in keys if needs_restart(k)]))
+    # Reported as waiting for a restart: what the file changed since it was last read (the first time: what
+    # differs from the running value), so a value the process set itself (`--db`) is not named every time.
+    reference = reloader.last_read or old
+    result.restart = [k for k in changed_keys(reference.model_dump(mode="json"), new.model_dump(mode="json"))
+                      if needs_restart(k)]
     try:
         if reloader.rebuild is not None and result.applied:
             result.rebuilt = await reloader.rebuild(core, merged, result.applied)
@@ -162,6 +167,7 @@ async def _reload(core: Core, reloader: ConfigReloader, actor: User | None, trig
         await core.audit(actor, "reload", result.path, "failed", trigger=trigger, error=result.error)
         return result
     core.services.settings = merged
+    reloader.last_read = new
     if any(k.startswith("limits.") for k in result.applied):
         core.limiter.per_minute = merged.limits.per_user_per_minute  # the recent hits still count
     if core.scheduler is not None and any(k in INTERVALS for k in result.applied):
