@@ -261,3 +261,17 @@ async def test_a_restart_setting_is_named_until_the_file_is_read_again(rcore: Ti
     answer = texts(await rcore.handle_text(ADMIN, "/reload"))
     assert "In effect now: scoring.buy_threshold" in answer and "Needs a restart" not in answer
     assert rcore.settings.telegram.token is None  # still the running value
+
+
+async def test_a_part_that_cannot_be_built_changes_nothing(rcore: TipsterCore, config_file: Path,
+                                                           tmp_path: Path) -> None:
+    def no_extra(settings: object) -> object:  # what bot.app.build_market does without the `live` extra
+        raise SystemExit("market.source: live needs the `live` extra (ccxt is not installed)")
+
+    rcore.reloader.rebuild.build_market = no_extra
+    market = rcore.services.market
+    edit(config_file, tmp_path, market={"replay": {"speed": 10}}, scoring={"buy_threshold": 0.5})
+    answer = texts(await rcore.handle_text(ADMIN, "/reload"))
+    assert "not reloaded: market: market.source: live needs the `live` extra" in answer
+    assert rcore.services.market is market and rcore.settings.scoring.buy_threshold == 0.3
+    assert rcore.settings.market.replay.speed == 60
