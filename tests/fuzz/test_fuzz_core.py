@@ -448,7 +448,14 @@ def test_slash_commands(world: World, role: str, in_group: bool, command: tuple[
 @given(role=ROLE, in_group=st.booleans(), data=st.data())
 def test_button_payloads(world: World, role: str, in_group: bool, data: st.DataObject) -> None:
     _, payload = data.draw(button_payload(world))
-    run_example(world, role, in_group, "button", payload)
+    replies = run_example(world, role, in_group, "button", payload)
+    action = registry.buttons.get(payload.split(":", 1)[0])
+    if action is not None and action.permission is Permission.ADMIN and not role.endswith(":admin"):
+        # An admin button (the admin's own, replayed; or forged) pressed by anyone else does nothing but refuse.
+        assert len(replies) == 1 and not replies[0].buttons, text_of(replies)
+        said = (replies[0].notice or replies[0].text).strip()
+        assert said.endswith("is for admins only.") or said.startswith(("Your access ", "This button is not valid",
+                                                                        "This button is no longer")), said
 
 
 @settings(max_examples=examples(200))
