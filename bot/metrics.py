@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -191,6 +191,20 @@ def _attach(core: Core, metrics: PrometheusMetrics) -> None:
     if trading is not None and isinstance(getattr(trading, "brokers", None), dict):
         trading.brokers = {name: b if isinstance(b, CountedBroker) else CountedBroker(b, metrics)
                            for name, b in trading.brokers.items()}
+    factory = core.services.broker_factory
+    if factory is not None and not isinstance(factory, CountedFactory):
+        core.services.broker_factory = CountedFactory(factory, metrics)  # users' own accounts (/setkeys)
+
+
+class CountedFactory:
+    """Builds users' own broker clients (bot.app.own_broker_factory) with their errors counted."""
+
+    def __init__(self, inner: Callable[[str, str, str], Broker], metrics: PrometheusMetrics) -> None:
+        self.inner = inner
+        self.metrics = metrics
+
+    def __call__(self, name: str, key: str, secret: str) -> CountedBroker:
+        return CountedBroker(self.inner(name, key, secret), self.metrics)
 
 
 def _detach(core: Core) -> None:

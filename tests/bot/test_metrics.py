@@ -16,9 +16,9 @@ from bot.app import jobs_running, open_core
 from bot.core.metrics import NoMetrics
 from bot.core.replies import Reply
 from bot.core.service import TipsterCore
-from bot.metrics import CountedBroker, PrometheusMetrics
+from bot.metrics import CountedBroker, CountedFactory, PrometheusMetrics
 from bot.settings import Settings
-from engine.brokers.base import OrderRejected, OrderRequest, Side
+from engine.brokers.base import BrokerError, OrderRejected, OrderRequest, Side
 from tests.conftest import user_ctx
 
 ADMIN = user_ctx(100)
@@ -144,6 +144,23 @@ async def test_broker_errors(mcore: TipsterCore, port: int) -> None:
         await broker.submit(order)
     assert broker.name == "paper"
     assert value(await scrape(port), 'tipster_broker_errors_total{broker="paper",operation="submit"}') == 1.0
+
+
+class FailingBroker:
+    name = "alpaca"
+
+    async def order_status(self, client_order_id: str, symbol: str | None = None) -> None:
+        raise BrokerError("401 unauthorized", auth=True)
+
+
+async def test_users_own_brokers_are_counted(mcore: TipsterCore, port: int) -> None:
+    factory = mcore.services.broker_factory
+    assert isinstance(factory, CountedFactory)  # what OwnBrokers builds users' clients with (/setkeys)
+    factory.inner = lambda name, key, secret: FailingBroker()
+    client = factory("alpaca", "key", "secret")
+    with pytest.raises(BrokerError):
+        await client.order_status("x")
+    assert value(await scrape(port), 'tipster_broker_errors_total{broker="alpaca",operation="order_status"}') == 1.0
 
 
 async def test_source_health(mcore: TipsterCore, port: int, monkeypatch: pytest.MonkeyPatch) -> None:
