@@ -39,7 +39,9 @@ async def test_progress_is_edited_then_the_cancel_button_stops_the_run(running) 
     assert cancel["text"] == "⏹ Cancel"
     edit = await api.wait_for(lambda r: r.method == "editMessageText" and r.message_id == progress.message_id,
                               timeout=30)
-    assert edit.text.startswith("⏳ ") and edit.timestamp - progress.timestamp >= 0.99
+    # The core paces its calls a second apart (tests/bot/test_backtest_progress.py checks that exactly); here
+    # the server's clock sees them after a loaded machine's delays, so only "not every batch" is checked.
+    assert edit.text.startswith("⏳ ") and edit.timestamp - progress.timestamp >= 0.5
 
     qid = api.press_button(42, 42, progress.message_id, cancel["callback_data"])
     answer = await api.wait_for_callback_answer(qid, timeout=30)
@@ -50,7 +52,7 @@ async def test_progress_is_edited_then_the_cancel_button_stops_the_run(running) 
     assert "cancelled after" in final["text"] and "reply_markup" not in final
     edits = [r for r in api.edits_in(42) if r.message_id == progress.message_id]
     shown = [progress.timestamp] + [r.timestamp for r in edits[:-1]]  # the last edit is the final state
-    assert all(b - a >= 0.99 for a, b in itertools.pairwise(shown))
+    assert all(b - a >= 0.5 for a, b in itertools.pairwise(shown))
 
 
 async def test_slash_cancel_stops_the_run_and_a_finished_run_reports(running) -> None:
