@@ -88,6 +88,7 @@ async def _run(settings: Settings) -> None:
         # the jobs finish their step, then storage is closed (WAL checkpointed).
         async with open_core(settings) as core, jobs_running(core), chats_running(core):
             await stop.wait()
+            core.runs.cancel_all()  # a long /backtest ends at its next batch, inside the shutdown's grace
     finally:
         stop.finished()
     log.info("stopped cleanly")

@@ -41,6 +41,7 @@ class Run:
     what: str  # e.g. "backtest of BTC/USDT 1h"
     started: float = field(default_factory=time.monotonic)
     cancelled: threading.Event = field(default_factory=threading.Event)
+    shutdown: bool = False  # cancelled because the bot is stopping, not by the user
 
     def check(self) -> None:
         if self.cancelled.is_set():
@@ -75,6 +76,15 @@ class Runs:
 
     def by_id(self, run_id: str) -> Run | None:
         return next((run for run in self._by_user.values() if run.id == run_id), None)
+
+    def cancel_all(self) -> int:
+        """The bot is stopping: every run ends at its next check, so a shutdown does not wait on minutes of
+        scoring. Returns how many were running."""
+        runs = list(self._by_user.values())
+        for run in runs:
+            run.shutdown = True
+            run.cancelled.set()
+        return len(runs)
 
     def cancel(self, user_id: int, run_id: str | None = None) -> Run | None:
         """Cancel the user's run (only the one named, when run_id is given); the run, or None if none matched."""

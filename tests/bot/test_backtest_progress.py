@@ -242,3 +242,12 @@ async def test_console_cancels_a_running_backtest_and_keeps_later_lines_in_order
     assert text.index("Backtest of BTC/USDT cancelled.") < text.index("> /help backtest") < text.index(
         "/backtest SYMBOL [TIMEFRAME]")
     assert "Hit rate:" not in text
+
+
+async def test_a_shutdown_stops_running_backtests_with_their_reason(core: TipsterCore):
+    task, sink, model = await _started(core)
+    assert core.runs.cancel_all() == 1
+    [answer] = await asyncio.wait_for(task, 60)
+    assert answer.text == "Backtest of BTC/USDT stopped: the bot is restarting. Run it again in a minute."
+    assert model.calls < 56 and sink.shown[-1][1].buttons == []
+    assert core.runs.cancel_all() == 0

@@ -50,6 +50,9 @@ async def backtest_cmd(core: Core, req: Request) -> list[Reply]:
                                     v["params"], run=run, report=report_stage)
         except Cancelled:
             await progress.finish(finished_line(what, run.elapsed, "cancelled"))
+            if run.shutdown:
+                return [Reply(text=f"Backtest of {v['symbol']} stopped: the bot is restarting. Run it again in a "
+                                   "minute.")]
             return [Reply(text=f"Backtest of {v['symbol']} cancelled.")]
         except BaseException:
             await progress.finish(finished_line(what, run.elapsed, "stopped"))
