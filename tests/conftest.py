@@ -48,6 +48,20 @@ async def core(settings: Settings) -> AsyncIterator[TipsterCore]:
         yield c
 
 
+@pytest.fixture
+async def still_core(settings: Settings) -> AsyncIterator[TipsterCore]:
+    """A still replay clock, no market cache and tips that do not expire: the monitor (and the test's own
+    reading) sees the very bars the fresh cards were made on."""
+    s = settings.model_copy(update={
+        "cache": settings.cache.model_copy(update={"market_ttl": 0}),
+        "market": settings.market.model_copy(update={
+            "replay": settings.market.replay.model_copy(update={"speed": 1e-9})}),
+        "monitor": settings.monitor.model_copy(update={"signal_ttl_bars": 1000}),
+    })
+    async with open_core(s) as c:
+        yield c
+
+
 def user_ctx(n: int = 1, platform: str = "console", chat_type: str = "private") -> ChatContext:
     return ChatContext(platform=platform, user_id=str(n), chat_id=str(n), chat_type=chat_type,
                        username=f"user{n}", display_name=f"User {n}")

@@ -16,7 +16,7 @@ from bot.core.registry import registry
 from bot.core.replies import Reply
 from bot.discord.buttons import custom_ids
 from bot.discord.context import interaction_context, message_context, reaction_context
-from bot.discord.send import ChannelProgress, InteractionProgress, answer_press, follow_up, send_to
+from bot.discord.send import answer_press, channel_progress, follow_up, interaction_progress, send_to
 
 if TYPE_CHECKING:
     from bot.core.service import TipsterCore
@@ -43,7 +43,7 @@ async def on_slash(core: TipsterCore, interaction: discord.Interaction, name: st
     ephemeral = bool(command is not None and command.private and interaction.guild_id is not None)
     if not await _defer(interaction, ephemeral=ephemeral, thinking=True):
         return
-    progress = InteractionProgress(interaction, ephemeral=ephemeral)
+    progress = interaction_progress(interaction, ephemeral=ephemeral)
     replies = await core.handle_command(interaction_context(interaction), name, options, progress=progress)
     await follow_up(interaction, replies, ephemeral=ephemeral)
 
@@ -107,7 +107,7 @@ async def on_message(core: TipsterCore, client: discord.Client, message: discord
     content intent, so there the slash commands and buttons are the way (and an empty message is ignored)."""
     if message.author.bot or not message.content:
         return
-    progress = ChannelProgress(message.channel, reference=message)
+    progress = channel_progress(message.channel, reference=message)
     replies = await core.handle_text(message_context(message), message.content, progress=progress)
     if any(reply.delete_incoming for reply in replies):
         try:  # a key typed into a DM anyway: Discord lets a bot delete only its own messages there

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Awaitable, Callable
 
 import discord
 
@@ -92,45 +93,42 @@ async def send_to(channel: discord.abc.Messageable, replies: list[Reply],
     return sent
 
 
-class InteractionProgress:
-    """A long command's progress as one follow-up of its interaction (the first fills the "thinking" reply),
-    edited by each later update."""
+class _EditedProgress:
+    """A long command's progress as one message: `post` sends it the first time, each later update edits it."""
 
-    def __init__(self, interaction: discord.Interaction, *, ephemeral: bool) -> None:
-        self.interaction = interaction
-        self.ephemeral = ephemeral
-        self.message: discord.WebhookMessage | None = None
+    def __init__(self, post: Callable[[Reply], Awaitable[discord.Message]]) -> None:
+        self.post = post
+        self.message: discord.Message | None = None
 
     async def show(self, reply: Reply) -> None:
-        part = render(reply)[0]
-        view = view_of(part.buttons, part.prompt)
         try:
             if self.message is None:
-                extra = {"view": view} if view is not None else {}
-                self.message = await self.interaction.followup.send(
-                    embed=part.embed, ephemeral=self.ephemeral, allowed_mentions=NO_MENTIONS, wait=True,
-                    **extra)  # type: ignore[arg-type]
-            else:
-                await self.message.edit(embed=part.embed, view=view, allowed_mentions=NO_MENTIONS)
+                self.message = await self.post(reply)
+                return
+            part = render(reply)[0]
+            await self.message.edit(embed=part.embed, view=view_of(part.buttons, part.prompt),
+                                    allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as exc:  # deleted, rate-limited: the run goes on regardless
             log.info("progress message not updated: %s", exc)
 
 
-class ChannelProgress:
-    """The same for a command typed as a message: a reply in its channel, then edited."""
+def interaction_progress(interaction: discord.Interaction, *, ephemeral: bool) -> _EditedProgress:
+    """Progress as a follow-up of the interaction (the first fills the "thinking" reply)."""
 
-    def __init__(self, channel: discord.abc.Messageable, reference: discord.Message | None = None) -> None:
-        self.channel = channel
-        self.reference = reference
-        self.message: discord.Message | None = None
-
-    async def show(self, reply: Reply) -> None:
+    async def post(reply: Reply) -> discord.Message:
         part = render(reply)[0]
         view = view_of(part.buttons, part.prompt)
-        try:
-            if self.message is None:
-                self.message = (await send_to(self.channel, [reply], reference=self.reference))[0]
-            else:
-                await self.message.edit(embed=part.embed, view=view, allowed_mentions=NO_MENTIONS)
-        except discord.HTTPException as exc:
-            log.info("progress message not updated: %s", exc)
+        extra = {"view": view} if view is not None else {}
+        return await interaction.followup.send(embed=part.embed, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS,
+                                               wait=True, **extra)  # type: ignore[arg-type]
+
+    return _EditedProgress(post)
+
+
+def channel_progress(channel: discord.abc.Messageable, reference: discord.Message | None = None) -> _EditedProgress:
+    """Progress for a command typed as a message: a reply in its channel."""
+
+    async def post(reply: Reply) -> discord.Message:
+        return (await send_to(channel, [reply], reference=reference))[0]
+
+    return _EditedProgress(post)

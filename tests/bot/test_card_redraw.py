@@ -4,16 +4,10 @@ for its new side (a put for SELL) or its level table, as a fresh tip of that sid
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
-from bot.app import open_core
 from bot.core.context import ChatContext
 from bot.core.jobs.monitor import SignalMonitor
 from bot.core.replies import Reply
 from bot.core.service import TipsterCore
-from bot.settings import Settings
 from engine.models import Recommendation, Signal
 from tests.conftest import user_ctx
 
@@ -48,18 +42,6 @@ def body(reply: Reply) -> list[str]:
 def starting(reply: Reply, prefix: str) -> list[str]:
     return [line for line in reply.text.splitlines() if line.startswith(prefix)]
 
-
-@pytest.fixture
-async def still_core(settings: Settings) -> AsyncIterator[TipsterCore]:
-    # A still replay clock and no market cache: the monitor reads the very bars the fresh cards were made on.
-    s = settings.model_copy(update={
-        "cache": settings.cache.model_copy(update={"market_ttl": 0}),
-        "market": settings.market.model_copy(update={
-            "replay": settings.market.replay.model_copy(update={"speed": 1e-9})}),
-        "monitor": settings.monitor.model_copy(update={"signal_ttl_bars": 1000}),
-    })
-    async with open_core(s) as c:
-        yield c
 
 
 async def test_dismiss_redraws_the_whole_card_with_its_record_line(core: TipsterCore):

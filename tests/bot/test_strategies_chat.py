@@ -5,17 +5,14 @@ same tip from Discord's named options as from typed text."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import date
 
 import numpy as np
 import pytest
 
-from bot.app import open_core
 from bot.core.jobs.monitor import SignalMonitor
 from bot.core.replies import Reply
 from bot.core.service import TipsterCore
-from bot.settings import Settings
 from engine.models import Recommendation, Signal, SignalParams
 from engine.signals import generate_signal
 from engine.strategies import registry
@@ -166,18 +163,6 @@ async def test_named_options_give_the_typed_tip(core: TipsterCore):
     assert named_tip.extra["strategy_params"]["max_days"] == 40
     assert "Option: AAPL" in named.text
 
-
-@pytest.fixture
-async def still_core(settings: Settings) -> AsyncIterator[TipsterCore]:
-    # A still replay clock and no market cache: the test's own reading sees the cycle's bars.
-    s = settings.model_copy(update={
-        "cache": settings.cache.model_copy(update={"market_ttl": 0}),
-        "market": settings.market.model_copy(update={
-            "replay": settings.market.replay.model_copy(update={"speed": 1e-9})}),
-        "monitor": settings.monitor.model_copy(update={"signal_ttl_bars": 1000}),
-    })
-    async with open_core(s) as c:
-        yield c
 
 
 async def test_the_monitor_rereads_a_hyperrsi_tip_by_hyperrsi(still_core: TipsterCore):

@@ -29,7 +29,8 @@ from engine.models import Candles
 from tests.support.fake_alpaca_data import FakeAlpacaData, StockBar
 from tests.support.fake_exchange import FakeBinance, Kline
 
-# Generous per-request timeout: a loaded two-core CI machine must not turn a 500 into a timeout (hang tests use their own).
+# Generous per-request timeout: a loaded two-core CI machine must not turn a 500 into a timeout
+# (the hang tests use their own policy).
 FAST = FetchPolicy(attempts=3, timeout=5.0, initial=0.01, maximum=0.02, max_retry_after=2.0, jitter=0.0, budget=20.0)
 ET = ZoneInfo("America/New_York")
 H = 3600
