@@ -269,14 +269,27 @@ async def test_a_keyed_users_exchange_orders_go_to_their_own_exchange_account(se
             own = await core.trading.own.get(user.id, "ccxt")
             assert own is not None
             own.poll_interval, own.fill_timeout = 0.01, 1.0  # type: ignore[attr-defined]
-            quote = await core.trading.quote(user, "BTC/USDT", Side.LONG, Decimal(2000), None, None, 2, None)
+            price = await core.services.market.last_price("BTC/USDT")
+            stop, target = (price * Decimal("0.95")).quantize(Decimal("0.01")), (price * Decimal("1.1")).quantize(
+                Decimal("0.01"))
+            quote = await core.trading.quote(user, "BTC/USDT", Side.LONG, Decimal(2000), stop, target, 2, None)
             # 30,000 USDT on the exchange, no coins: 2,000 is 6.7 % of it (the paper ledger's 10,000: 20 %)
             assert quote.equity == Decimal(30000) and quote.refused == []
             result = await core.trading.open(user, "console", "1", quote)
             assert result.status.value == "opened", result
-            [order] = fake.orders.values()
+            [order] = [o for o in fake.orders.values() if o.type == "MARKET"]
             assert (order.symbol, order.side) == ("BTCUSDT", "BUY")
             assert fake.free["USDT"] < Decimal(30000)  # paid from the user's own balance
+            # /forgetme cancels what rests at the exchange (the position's stop and target) before deleting.
+            resting = [o for o in fake.orders.values() if o.status in ("NEW", "PARTIALLY_FILLED")]
+            assert resting, [(o.type, o.status) for o in fake.orders.values()]
+            [ask] = await core.handle_text(ME, "/forgetme")
+            done = texts(await core.handle_button(ME, button_data(ask, "Delete my data")))
+            assert "deleted" in done
+            assert any(method == "DELETE" for method, _ in fake.requests)
+            assert all(o.status not in ("NEW", "PARTIALLY_FILLED") for o in fake.orders.values())
+            assert await core.storage.users.by_identity(ME.identity) is None
+            assert await core.storage.broker_keys.of_user(user.id) == []
 
 
 async def test_rotate_keys_reencrypts_under_the_newest_master_key(kcore: TipsterCore, settings: Settings,
