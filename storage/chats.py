@@ -143,6 +143,22 @@ class ChatRepository:
                 "UPDATE chats SET notify_json = CASE WHEN ? IS NULL THEN json_remove(notify_json, '$.' || ?)"
                 " ELSE json_set(notify_json, '$.' || ?, ?) END WHERE platform = ? AND chat_id = ?",
                 (value, word, word, value, platform, str(chat_id)))
+            # The alerts of that word still waiting to go follow the new choice too: a trader who turns scans
+            # off hears no more scans, not the ones already queued. (`sending` rows are already on their way.)
+            kinds = NOTIFY_KINDS[word]
+            marks = ", ".join("?" * len(kinds))
+            waiting = (platform, str(chat_id), *kinds)
+            if state == "off":
+                await conn.execute(
+                    "UPDATE alerts SET status = 'dropped', last_error = ? WHERE platform = ? AND chat_id = ?"
+                    f" AND status = 'pending' AND kind IN ({marks})",
+                    (f"notifications off in this chat: {word}", *waiting))
+            else:
+                await conn.execute(
+                    "UPDATE alerts SET payload_json = CASE WHEN ? THEN json_set(payload_json, '$.silent', json('true'))"
+                    " ELSE json_remove(payload_json, '$.silent') END WHERE platform = ? AND chat_id = ?"
+                    f" AND status = 'pending' AND kind IN ({marks})",
+                    (state == "silent", *waiting))
             rows = list(await conn.execute_fetchall(
                 "SELECT notify_json FROM chats WHERE platform = ? AND chat_id = ?", (platform, str(chat_id))))
         return _notify_states(rows[0][0] if rows else None)

@@ -117,6 +117,27 @@ async def test_outbox_obeys_each_state(core: TipsterCore):
     assert Reply.model_validate(rows[1].payload).silent is True
 
 
+async def test_alerts_already_waiting_follow_a_new_choice(core: TipsterCore):
+    outbox = core.services.outbox
+    ctx = user_ctx(1)
+    card = Reply(title="t", text="x")
+    for kind in ("scan", "scan", "summary", "status_change"):
+        await outbox.enqueue("console", "1", card, kind)
+    await outbox.enqueue("console", "2", card, "scan")  # another chat's scan stays as it was
+    await core.handle_text(ctx, "/notify scans off")
+    await core.handle_text(ctx, "/notify summaries silent")
+    rows = await outbox.alerts.for_chat("console", "1")
+    off = "notifications off in this chat: scans"
+    assert [(a.kind, a.status, a.payload.get("silent", False), a.last_error) for a in rows] == [
+        ("scan", "dropped", False, off), ("scan", "dropped", False, off), ("summary", "pending", True, None),
+        ("status_change", "pending", False, None)]
+    await core.handle_text(ctx, "/notify summaries on")
+    [summary] = [a for a in await outbox.alerts.for_chat("console", "1") if a.kind == "summary"]
+    assert "silent" not in summary.payload and summary.status == "pending"
+    [theirs] = await outbox.alerts.for_chat("console", "2")
+    assert theirs.status == "pending"
+
+
 async def test_console_prints_a_silent_alert_marked(core: TipsterCore):
     from bot.console.outbox_printer import ConsoleAlertSender
 
