@@ -89,17 +89,20 @@ def news(settings: Settings) -> Part:
 
 
 def model(settings: Settings) -> Part:
-    from engine.sentiment.finbert import has_weights
+    """The model `tipster run` would use, decided as it decides (engine.sentiment.registry.choose_model)."""
+    from engine.sentiment.protocols import SentimentUnavailable
+    from engine.sentiment.registry import choose_model
 
     cfg = settings.sentiment
-    weights = bool(cfg.finbert_path) and has_weights(Path(cfg.finbert_path).expanduser())
-    if cfg.model == "offline":
-        return Part("model", True, "offline (bundled)")
-    if weights:
-        return Part("model", True, f"FinBERT (weights in {cfg.finbert_path})")
-    if cfg.model == "finbert":
+    try:
+        kind, _ = choose_model(cfg.model, cfg.finbert_path)
+    except SentimentUnavailable:
         return Part("model", False, f"FinBERT configured but no weights in {cfg.finbert_path}: "
                                     "`tipster run` refuses to start (tipster download-model)")
+    if kind == "finbert":
+        return Part("model", True, f"FinBERT (weights in {cfg.finbert_path})")
+    if cfg.model == "offline":
+        return Part("model", True, "offline (bundled)")
     return Part("model", True, f"offline (FinBERT fallback: no weights in {cfg.finbert_path})")
 
 

@@ -18,18 +18,13 @@ _cache: dict[tuple[str, str], SentimentModel] = {}
 _lock = threading.Lock()
 
 
-def resolve_model(name: str, finbert_path: str | Path | None) -> tuple[SentimentModel, str | None]:
-    """The model `name` asks for, and for "auto" without usable weights the one line to say at start.
-
-    "offline": the bundled model. "finbert": FinBERT from `finbert_path`; raises SentimentUnavailable
-    (one line) when the folder holds no usable weights. "auto": FinBERT when the folder holds usable
-    weights, else the offline model and a note saying why. Cheap: FinBERT's weights load on its first
-    score or on `warm_up()`, so this never blocks for seconds.
-    """
+def choose_model(name: str, finbert_path: str | Path | None) -> tuple[str, str | None]:
+    """Which model `name` resolves to, from the settings and the weights folder alone (nothing is loaded or
+    imported): ("offline" or "finbert", the note to say at start). Raises as `resolve_model` does."""
     if name not in MODEL_NAMES:
         raise ValueError(f"unknown sentiment model {name!r}; use one of {', '.join(MODEL_NAMES)}")
     if name == "offline":
-        return _offline(), None
+        return "offline", None
     shown = str(finbert_path or "")
     if name == "finbert":
         if not shown:
@@ -41,14 +36,30 @@ def resolve_model(name: str, finbert_path: str | Path | None) -> tuple[Sentiment
                 f"sentiment.model is finbert but no FinBERT weights are in {shown} (need config.json and "
                 f"model.safetensors or pytorch_model.bin): {DOWNLOAD_HINT}, or set sentiment.model to auto"
             )
-        return _finbert(shown), None
+        return "finbert", None
     if not shown:
-        return _offline(), "sentiment.finbert_path is empty: using the offline model"
+        return "offline", "sentiment.finbert_path is empty: using the offline model"
     if not has_weights(Path(shown).expanduser()):
-        return _offline(), f"FinBERT weights not found in {shown}: using the offline model ({DOWNLOAD_HINT})"
+        return "offline", f"FinBERT weights not found in {shown}: using the offline model ({DOWNLOAD_HINT})"
+    return "finbert", None
+
+
+def resolve_model(name: str, finbert_path: str | Path | None) -> tuple[SentimentModel, str | None]:
+    """The model `name` asks for, and for "auto" without usable weights the one line to say at start.
+
+    "offline": the bundled model. "finbert": FinBERT from `finbert_path`; raises SentimentUnavailable
+    (one line) when the folder holds no usable weights. "auto": FinBERT when the folder holds usable
+    weights, else the offline model and a note saying why. Cheap: FinBERT's weights load on its first
+    score or on `warm_up()`, so this never blocks for seconds.
+    """
+    kind, note = choose_model(name, finbert_path)
+    if kind == "offline":
+        return _offline(), note
     try:
-        return _finbert(shown), None
+        return _finbert(str(finbert_path)), None
     except SentimentUnavailable as exc:  # weights there but unusable (config, labels): auto degrades
+        if name == "finbert":
+            raise
         return _offline(), f"{exc}: using the offline model"
 
 
