@@ -67,12 +67,9 @@ def settle_changes(current: np.ndarray, proposed: np.ndarray, fused: np.ndarray,
     return np.where(taken, proposed, current)
 
 
-class GroupRebuild:
-    """`build_signal` for many parameter sets on one market: the same Signals, the shared work done once.
-
-    A tip's Signal depends on its parameters only through the technical and MACD scores (its MACD scale),
-    the fusion and the risk levels (its recommendation); everything else is the group's.
-    """
+class _GroupInputs:
+    """One market group's shared inputs to `build_signal`: its candles, indicators and sentiment reading, and
+    the risk settings' stop and target distances."""
 
     def __init__(self, candles: Candles, values: IndicatorSnapshot, reading: SentimentReading, *,
                  sl_atr: float = 2.0, tp_atr: float = 3.0) -> None:
@@ -81,6 +78,18 @@ class GroupRebuild:
         self.reading = reading
         self.sl_atr = sl_atr
         self.tp_atr = tp_atr
+
+
+class GroupRebuild(_GroupInputs):
+    """`build_signal` for many parameter sets on one market: the same Signals, the shared work done once.
+
+    A tip's Signal depends on its parameters only through the technical and MACD scores (its MACD scale),
+    the fusion and the risk levels (its recommendation); everything else is the group's.
+    """
+
+    def __init__(self, candles: Candles, values: IndicatorSnapshot, reading: SentimentReading, *,
+                 sl_atr: float = 2.0, tp_atr: float = 3.0) -> None:
+        super().__init__(candles, values, reading, sl_atr=sl_atr, tp_atr=tp_atr)
         self._by_scale: dict[str | float, Signal] = {}
         self._stops: dict[Recommendation, tuple[Decimal | None, Decimal | None]] = {}
 
@@ -105,17 +114,13 @@ class GroupRebuild:
         })
 
 
-class StrategyRebuild:
+class StrategyRebuild(_GroupInputs):
     """`build_signal` by a tip's own strategy (one other than fused) on a group's shared inputs: the slower path
     for the few tips another strategy made. Each distinct (strategy, parameters) decides once per group."""
 
     def __init__(self, candles: Candles, values: IndicatorSnapshot, reading: SentimentReading, *,
                  sl_atr: float = 2.0, tp_atr: float = 3.0) -> None:
-        self.candles = candles
-        self.values = values
-        self.reading = reading
-        self.sl_atr = sl_atr
-        self.tp_atr = tp_atr
+        super().__init__(candles, values, reading, sl_atr=sl_atr, tp_atr=tp_atr)
         self._built: dict[str, Signal] = {}
 
     def signal(self, params: SignalParams, strategy: str, strategy_params: Mapping[str, Any]) -> Signal:
