@@ -251,6 +251,12 @@ class ConsoleChat:
             # transcript (and which buttons the numbers press) does not depend on timing.
             await self._settle_alerts()
 
+    def show_progress(self, reply: Reply) -> None:
+        """A running command's progress line; its buttons (its [Cancel]) are the presses that act at once."""
+        for row in reply.buttons:
+            self._stop_presses.update(button.data for button in row)
+        self.show([reply])
+
     def _stops_running(self, line: str) -> bool:
         """`/cancel`, or a press of a running command's [Cancel] (the only button its progress line shows)."""
         text = line.strip()
@@ -269,6 +275,4 @@ class ConsoleProgress:
         self.chat = chat
 
     async def show(self, reply: Reply) -> None:
-        for row in reply.buttons:
-            self.chat._stop_presses.update(button.data for button in row)
-        self.chat.show([reply])
+        self.chat.show_progress(reply)
