@@ -20,6 +20,9 @@ FEE_QUANTUM = Decimal("0.00000001")  # fees to 8 dp: below a satoshi-sized cent 
 _HUNDRED = Decimal(100)
 
 
+QUANTITY_DECIMALS = 8  # fractions the paper broker trades: satoshi-sized, like the exchanges it stands in for
+
+
 def _quantum(decimals: int) -> Decimal:
     return Decimal(1).scaleb(-decimals)
 
@@ -71,7 +74,8 @@ class PaperBroker:
     name = "paper"
 
     def __init__(self, price: Callable[[str], Awaitable[Decimal]], fee_pct: Decimal, slippage_pct: Decimal,
-                 quantity_decimals: int = 8, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 quantity_decimals: int = QUANTITY_DECIMALS,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._price = price
         self.fee_pct = Decimal(fee_pct)
         self.slippage_pct = Decimal(slippage_pct)

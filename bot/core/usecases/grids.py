@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any, Protocol
 
 import numpy as np
@@ -30,7 +30,7 @@ from bot.core.usecases.positions import trading
 from bot.core.usecases.tips import owned_signal
 from bot.core.usecases.trading import Trading
 from engine.brokers.base import ExitTrigger, OrderRequest, Side
-from engine.brokers.paper import fee_for
+from engine.brokers.paper import QUANTITY_DECIMALS, fee_for, position_quantity
 from engine.market.base import MarketError
 from engine.market.resample import timeframe_seconds
 from engine.models import Signal
@@ -44,7 +44,6 @@ from storage.positions import AccountState
 log = logging.getLogger(__name__)
 
 DEFAULT_LEVEL_SIZE = Decimal(100)  # [Open position]'s first quick size, when the user has saved no default size
-QUANTITY_STEP = Decimal("0.00000001")
 GRIDS_PAGE = 5
 
 
@@ -140,7 +139,7 @@ def _limit_cost(core: Core, quantity: Decimal, price: Decimal) -> Decimal:
 
 
 def _quantity(size: Decimal, price: Decimal) -> Decimal:
-    return (size / price).quantize(QUANTITY_STEP, rounding=ROUND_DOWN)
+    return position_quantity(size, price, QUANTITY_DECIMALS)
 
 
 def _budget_checks(t: Trading, plan_symbol: str, size: Decimal, per_cost: Decimal, budget: Decimal,

@@ -22,7 +22,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -38,7 +38,7 @@ from engine.brokers.base import (
     OrderStatus,
     Side,
 )
-from engine.brokers.paper import fee_for, is_buy, slipped_price
+from engine.brokers.paper import QUANTITY_DECIMALS, fee_for, is_buy, position_quantity, slipped_price
 from engine.market.base import MarketError
 from engine.positions import Position, net_pnl, pnl_fraction
 from engine.risk_checks import CheckResult, Valuation, failures, run_checks, valuation
@@ -297,8 +297,8 @@ class Trading:
         """The confirmation card's numbers and checks. Advisory: `open` checks again, atomically."""
         price = await self.core.services.market.last_price(symbol)
         # Alpaca's bracket orders take whole shares only; the others trade fractions.
-        step = Decimal(1) if self.default_broker == "alpaca" and "/" not in symbol else Decimal("0.00000001")
-        quantity = (notional / price).quantize(step, rounding=ROUND_DOWN)
+        whole = self.default_broker == "alpaca" and "/" not in symbol
+        quantity = position_quantity(notional, price, 0 if whole else QUANTITY_DECIMALS)
         fee, cost = self._entry_cost(side, quantity, price, price_decimals)
         state = await self.repo.account_state(user.id, self._starting_equity, signal_id,
                                               await self._market_days(user.id, symbol), symbol)
