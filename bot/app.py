@@ -27,6 +27,7 @@ from bot.settings import Settings
 from engine.brokers.base import Broker
 from engine.brokers.paper import PaperBroker
 from engine.cache import Cache, MemoryCache
+from engine.closing import close_quietly
 from engine.market.base import MarketData
 from engine.market.cache import CachedMarket
 from engine.market.replay import ReplayMarket
@@ -239,18 +240,6 @@ def warm_up_model(sentiment: object) -> None:
                         task.exception())
 
     asyncio.ensure_future(asyncio.to_thread(warm)).add_done_callback(loaded)
-
-
-async def close_quietly(*parts: object) -> None:
-    """Close what holds connections (exchange sessions, HTTP clients); a failing close must not mask others."""
-    for part in parts:
-        close = getattr(part, "close", None) or getattr(part, "aclose", None)
-        if close is None:
-            continue
-        try:
-            await close()
-        except Exception:
-            log.warning("closing %s failed", type(part).__name__, exc_info=True)
 
 
 @asynccontextmanager

@@ -10,7 +10,6 @@ only to check it and to build the user's broker client. Nothing here logs, audit
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -19,13 +18,13 @@ from bot.core.context import ChatContext
 from bot.core.errors import Refused
 from bot.core.vault import NO_MASTER_KEY, Vault, VaultError
 from engine.brokers.base import AccountFigures, Broker, BrokerError
+from engine.closing import close_quietly
 from storage.models import Flow, User
 from storage.store import Storage
 
 if TYPE_CHECKING:
     from bot.core.kernel import Core
 
-log = logging.getLogger(__name__)
 
 KEY_BROKERS = ("alpaca", "ccxt")  # brokers.<name> whose accounts a user may trade with their own keys
 FLOW = "setkeys"  # the flow that waits for the key, then the secret
@@ -122,7 +121,7 @@ async def receive(core: Core, user: User, ctx: ChatContext, flow: Flow, text: st
         return KeyAnswer(KeyStep.REFUSED if exc.auth or not exc.transient else KeyStep.UNCHECKED, broker,
                          detail=str(exc))
     finally:
-        await _close(client)
+        await close_quietly(client)
     await core.storage.broker_keys.put(user.id, broker, vault.encrypt(key), vault.encrypt(value))
     await core.audit(user, "setkeys", broker, "ok")
     return KeyAnswer(KeyStep.STORED, broker, account=account, masked=mask(key))
@@ -168,16 +167,6 @@ async def rotate_all(storage: Storage, vault: Vault) -> int:
 
 # ---- trading on the user's own account ---------------------------------------------------------------------
 
-async def _close(client: object) -> None:
-    closer = getattr(client, "close", None)
-    if closer is None:
-        return
-    try:
-        await closer()
-    except Exception:
-        log.warning("closing a user's broker client failed", exc_info=True)
-
-
 class OwnBrokers:
     """Broker clients on users' own accounts, built once per stored pair of tokens (a ccxt client keeps its
     markets and HTTP session) and rebuilt when the user stores new keys."""
@@ -199,7 +188,7 @@ class OwnBrokers:
             return cached[1]
         if cached is not None:
             del self._clients[(user_id, name)]
-            await _close(cached[1])
+            await close_quietly(cached[1])
         if stored is None:
             return None
         try:
@@ -240,5 +229,5 @@ class OwnBrokers:
 
     async def close(self) -> None:
         for _, client in self._clients.values():
-            await _close(client)
+            await close_quietly(client)
         self._clients.clear()
